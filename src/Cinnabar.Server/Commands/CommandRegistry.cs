@@ -1,0 +1,16 @@
+namespace Cinnabar.Server.Commands;
+
+/// <summary>Every command family, registered against the Redis 7.0 command table.</summary>
+public static class CommandRegistry
+{
+    public static void RegisterAll(CommandTable t)
+    {
+        StringCommands.Register(t);
+        BitmapCommands.Register(t);
+        KeyCommands.Register(t);
+        ConnectionCommands.Register(t);
+        ServerCommands.Register(t);
+        ConfigCommands.Register(t);
+        DebugCommands.Register(t);
+    }
+}

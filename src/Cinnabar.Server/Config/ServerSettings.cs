@@ -1,0 +1,44 @@
+namespace Cinnabar.Server.Config;
+
+public enum EvictionPolicy { NoEviction, AllKeysLru, AllKeysLfu, AllKeysRandom, VolatileLru, VolatileLfu, VolatileRandom, VolatileTtl }
+
+/// <summary>
+/// The directives the hot path reads, as typed fields. The config table is the source of truth and
+/// writes these whenever a directive is loaded or set, so a command never parses a setting.
+/// </summary>
+public sealed class ServerSettings
+{
+    public int Port = 6379;
+    public string[] Bind = { "*", "-::*" };
+    public int TcpBacklog = 511;
+    public int TcpKeepalive = 300;
+    public int Timeout;
+    public int Databases = 16;
+    public int Hz = 10;
+    public int MaxClients = 10000;
+    public long ProtoMaxBulkLen = 512L * 1024 * 1024;
+    public long ClientQueryBufferLimit = 1024L * 1024 * 1024;
+    public long MaxMemory;
+    public EvictionPolicy MaxMemoryPolicy = EvictionPolicy.NoEviction;
+    public int MaxMemorySamples = 5;
+    public int MaxMemoryEvictionTenacity = 10;
+    public int LfuLogFactor = 10;
+    public int LfuDecayTime = 1;
+    public string RequirePass = "";
+    public string EnableDebugCommand = "no";
+    public string EnableProtectedConfigs = "no";
+    public string LogFile = "";
+    public bool Daemonize;
+    public string PidFile = "";
+    public long SlowlogLogSlowerThan = 10000;
+    public int SlowlogMaxLen = 128;
+    public long LatencyMonitorThreshold;
+    public bool ActiveExpireEnabled = true;
+    public bool LazyfreeLazyUserDel;
+    public bool LazyfreeLazyUserFlush;
+    public string Dir = Directory.GetCurrentDirectory();
+    public long[] ClientOutputBufferNormal = { 0, 0, 0 };
+    public long[] ClientOutputBufferReplica = { 256L << 20, 64L << 20, 60 };
+    public long[] ClientOutputBufferPubsub = { 32L << 20, 8L << 20, 60 };
+    public bool ProtectedMode = true;
+}

@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Text;
+using Cinnabar.Server.Commands;
+using Cinnabar.Server.Config;
+using Cinnabar.Server.Network;
+using Cinnabar.Server.Protocol;
+using Cinnabar.Server.Storage;
+
+namespace Cinnabar.Server;
+
+/// <summary>The server: settings, databases, clients and the command pipeline, all driven by one event loop.</summary>
+public sealed partial class CinnabarServer : IKeyspaceEvents
+{
+    public const string Version = "7.0.15";
+
+    public readonly ServerSettings Settings = new();
+    public ConfigTable Config;
+    public readonly Log Log = new();
+    public readonly Stats Stats = new();
+    public Db[] Dbs;
+    public readonly Dictionary<long, Client> Clients = new();
+    public readonly CommandTable Commands;
+    public EventLoop Loop;
+    public readonly long StartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    public readonly string RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+    public readonly string ReplId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
+    public string ConfigFile = "";
+    public string Executable = "";
+    public long LastSaveUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    public long DirtyCounter;
+    public readonly List<Client> Monitors = new();
+    public readonly SlowLog SlowLog = new();
+    public long PeakMemory;
+    public bool ShutdownAsap;
+    public Client CurrentClient;
+    long nextClientId = 1;
+    long cronLoops;
+    long pausedUntilMs;
+    bool pauseWritesOnly;
+    readonly List<Client> pausedClients = new();
+
+    public CinnabarServer()
+    {
+        Commands = new CommandTable(this);
+    }
+
+    public void InitDatabases()
+    {
+        Dbs = new Db[Settings.Databases];
+        for (int i = 0; i < Dbs.Length; i++) Dbs[i] = new Db(i, this);
+        ApplyAccessPolicy();
+    }
+
+    /// <summary>Tells every db how to stamp accesses for the current maxmemory-policy (LRU clock or LFU word).</summary>
+    public void ApplyAccessPolicy()
+    {
+        if (Dbs == null) return;
+        bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
+        foreach (var db in Dbs)
+        {
+            db.LfuMode = lfu;
+            db.LfuLogFactor = Settings.LfuLogFactor;
+            db.LfuDecayTime = Settings.LfuDecayTime;
+        }
+    }
+
+    public Client CreateClient(int fd, string addr, string laddr)
+    {
+        var c = new Client(this, nextClientId++, fd, addr, laddr)
+        {
+            Db = Dbs[0],
+            Authenticated = Settings.RequirePass.Length == 0,
+        };
+        Clients[c.Id] = c;
+        Stats.ConnectionsReceived++;
+        return c;
+    }
+
+    public void ClientClosed(Client c)
+    {
+        Clients.Remove(c.Id);
+        if ((c.Flags & ClientFlags.Monitor) != 0) Monitors.Remove(c);
+        pausedClients.Remove(c);
+    }
+
+    /// <summary>Parses and runs every complete request in the client's buffer.</summary>
+    public void ProcessInput(Client c)
+    {
+        var req = c.Request;
+        while ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap | ClientFlags.Closed | ClientFlags.Paused)) == 0)
+        {
+            if (IsPaused() && !pauseWritesOnly) { PauseClient(c, rewind: false); break; }
+            var r = req.Next(Settings.ProtoMaxBulkLen, c.Authenticated);
+            if (r == ParseResult.NeedMore) break;
+            if (r == ParseResult.Empty) continue;
+            if (r == ParseResult.Error)
+            {
+                c.Error("ERR " + req.ErrorText);
+                Log.Verbose($"Protocol error ({req.ErrorText}) from client: {ClientInfoLine(c)}");
+                c.Flags |= ClientFlags.CloseAfterReply;
+                break;
+            }
+            ProcessCommand(c);
+        }
+        if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
+        if ((c.Flags & ClientFlags.Closed) == 0) req.TrimIfIdle();
+    }
+
+    /// <summary>Redis's processCommand: lookup, arity, auth, memory checks, then the command itself.</summary>
+    public void ProcessCommand(Client c)
+    {
+        Clock.Update();
+        CurrentClient = c;
+        int replyMark = c.Reply.Length;
+        var cmd = Commands.Lookup(c, out string lookupError);
+        if (cmd == null)
+        {
+            c.Error(lookupError);
+            FinishReply(c, replyMark);
+            return;
+        }
+        c.LastCommand = cmd.FullName;
+        if (cmd.FullName == "debug" && !DebugCommands.Allowed(c))
+        {
+            cmd.RejectedCalls++;
+            c.Error(DebugCommands.NotAllowed);
+            FinishReply(c, replyMark);
+            return;
+        }
+        if (!c.Authenticated && (cmd.Flags & CommandFlags.NoAuth) == 0)
+        {
+            cmd.RejectedCalls++;
+            c.Error("NOAUTH Authentication required.");
+            FinishReply(c, replyMark);
+            return;
+        }
+        if (Settings.MaxMemory > 0 && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
+        {
+            cmd.RejectedCalls++;
+            c.Error("OOM command not allowed when used memory > 'maxmemory'.");
+            FinishReply(c, replyMark);
+            return;
+        }
+        if (IsPaused() && (cmd.Flags & CommandFlags.Write) != 0 && pauseWritesOnly)
+        {
+            PauseClient(c, rewind: true);
+            return;
+        }
+        if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
+        long errorsBefore = Stats.TotalErrorReplies;
+        long start = Stopwatch.GetTimestamp();
+        cmd.Handler(c);
+        long elapsedTicks = Stopwatch.GetTimestamp() - start;
+        long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        cmd.Calls++;
+        cmd.Microseconds += usec;
+        if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
+        Stats.CommandsProcessed++;
+        if (usec >= Settings.SlowlogLogSlowerThan && Settings.SlowlogLogSlowerThan >= 0 && (cmd.Flags & CommandFlags.SkipSlowlog) == 0)
+            SlowLog.Add(c, usec);
+        FinishReply(c, replyMark);
+        CurrentClient = null;
+    }
+
+    /// <summary>CLIENT REPLY OFF/SKIP: drop what the command wrote.</summary>
+    void FinishReply(Client c, int replyMark)
+    {
+        if ((c.Flags & (ClientFlags.ReplyOff | ClientFlags.ReplySkip)) != 0)
+        {
+            if (c.Reply.Length >= replyMark) c.Reply.Length = replyMark;
+            c.Flags &= ~ClientFlags.ReplySkip;
+        }
+        if ((c.Flags & ClientFlags.ReplySkipNext) != 0)
+        {
+            c.Flags &= ~ClientFlags.ReplySkipNext;
+            c.Flags |= ClientFlags.ReplySkip;
+        }
+    }
+
+    void FeedMonitors(Client c)
+    {
+        var sb = new StringBuilder();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + (Stopwatch.GetTimestamp() / 10 % 1000);
+        sb.Append(now / 1_000_000).Append('.').Append((now % 1_000_000).ToString("000000"));
+        sb.Append(" [").Append(c.Db.Id).Append(' ').Append(c.Addr).Append(']');
+        for (int i = 0; i < c.ArgCount; i++) sb.Append(" \"").Append(Repr.Escape(c.Arg(i))).Append('"');
+        string line = sb.ToString();
+        foreach (var m in Monitors)
+        {
+            if (m == c) continue;
+            m.Reply.Simple(line);
+            Loop.MarkPendingWrite(m);
+        }
+    }
+
+    // ---- CLIENT PAUSE ----
+
+    public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
+
+    public void Pause(long untilMs, bool writesOnly)
+    {
+        pausedUntilMs = untilMs;
+        pauseWritesOnly = writesOnly;
+    }
+
+    public void Unpause()
+    {
+        pausedUntilMs = 0;
+        ResumePausedClients();
+    }
+
+    void PauseClient(Client c, bool rewind)
+    {
+        c.Flags |= ClientFlags.Paused;
+        if (!pausedClients.Contains(c)) pausedClients.Add(c);
+        // The command stays in the buffer to be parsed again once the pause ends.
+        if (rewind) c.Request.Start = c.Request.CommandStart;
+    }
+
+    void ResumePausedClients()
+    {
+        var list = pausedClients.ToArray();
+        pausedClients.Clear();
+        foreach (var c in list)
+        {
+            c.Flags &= ~ClientFlags.Paused;
+            if ((c.Flags & ClientFlags.Closed) == 0) ProcessInput(c);
+        }
+    }
+
+    // ---- keyspace events ----
+
+    public void KeyExpired(Db db, byte[] key)
+    {
+        Stats.ExpiredKeys++;
+    }
+
+    public void KeyModified(Db db, ReadOnlySpan<byte> key) { }
+
+    public void Dirty(long n = 1) => DirtyCounter += n;
+
+    // ---- periodic work ----
+
+    /// <summary>serverCron: runs Settings.Hz times a second.</summary>
+    public void Cron()
+    {
+        cronLoops++;
+        Clock.Update();
+        Loop.NextCronTicks = Environment.TickCount64 + 1000 / Math.Max(1, Settings.Hz);
+        Stats.Sample(Clock.NowMs);
+        if (pausedUntilMs != 0 && Clock.NowMs >= pausedUntilMs) Unpause();
+        if (Settings.ActiveExpireEnabled)
+        {
+            long start = Stopwatch.GetTimestamp();
+            long deadline = Environment.TickCount64 + Math.Max(1, 250 / Math.Max(1, Settings.Hz));
+            foreach (var db in Dbs) db.ActiveExpire(deadline);
+            Stats.ExpireCycleCpuMs += (Stopwatch.GetTimestamp() - start) * 1000 / Stopwatch.Frequency;
+        }
+        if (Settings.Timeout > 0) CloseIdleClients();
+        long used = UsedMemory();
+        if (used > PeakMemory) PeakMemory = used;
+        if (ShutdownAsap) PrepareForShutdownAndExit(false, false);
+    }
+
+    void CloseIdleClients()
+    {
+        long limit = Settings.Timeout * 1000L;
+        foreach (var c in Clients.Values.ToArray())
+        {
+            if ((c.Flags & ClientFlags.Monitor) != 0) continue;
+            if (Clock.NowMs - c.LastInteractionMs > limit)
+            {
+                Log.Verbose("Closing idle client");
+                Loop.FreeClient(c);
+            }
+        }
+    }
+
+    public void BeforeSleep() { }
+
+    // ---- memory ----
+
+    public long DatasetBytes()
+    {
+        long sum = 0;
+        foreach (var db in Dbs) sum += db.DatasetBytes;
+        return sum;
+    }
+
+    public long BaselineMemory = 900_000;
+
+    public long ClientBuffersBytes()
+    {
+        long sum = 0;
+        foreach (var c in Clients.Values) sum += (c.Request.Buffer?.Length ?? 0) + (c.Reply.Buffer?.Length ?? 0);
+        return sum;
+    }
+
+    /// <summary>used_memory: what the keyspace and clients hold, counted by us (not the GC's garbage).</summary>
+    public long UsedMemory() => BaselineMemory + DatasetBytes() + ClientBuffersBytes();
+
+    public string ClientInfoLine(Client c) => Commands_Client.InfoLine(this, c);
+}

@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using Cinnabar.Server.Network;
+
+namespace Cinnabar.Server;
+
+/// <summary>Startup and shutdown as redis-server logs and performs them.</summary>
+public sealed partial class CinnabarServer
+{
+    public string ModeName => "standalone";
+
+    PosixSignalRegistration sigterm, sigint;
+
+    public int Run(bool noConfigFile)
+    {
+        Log.Role = 'C';
+        if (Settings.LogFile.Length > 0)
+        {
+            string err = Log.SetFile(Settings.LogFile);
+            if (err != null)
+            {
+                Console.Error.Write($"Can't open the log file: {err}\n");
+                return 1;
+            }
+        }
+        Log.Warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+        Log.Warning($"Redis version={Version}, bits=64, commit=00000000, modified=0, pid={Environment.ProcessId}, just started");
+        if (noConfigFile)
+            Log.Warning("Warning: no config file specified, using the default config. In order to specify a config file use cinnabar-server /path/to/redis.conf");
+        else
+            Log.Warning("Configuration loaded");
+        Log.Role = 'M';
+        Log.Notice("monotonic clock: POSIX clock_gettime");
+        InitDatabases();
+        Loop = new EventLoop(this);
+        int bound = 0;
+        foreach (var addr in Settings.Bind)
+        {
+            bool optional = addr.StartsWith('-');
+            string host = optional ? addr[1..] : addr;
+            if (host == "*") host = "0.0.0.0";
+            else if (host == "::*") host = "::";
+            string err = Loop.Listen(host, Settings.Port, Settings.TcpBacklog);
+            if (err == null) { bound++; continue; }
+            if (optional && (err.Contains("Address family") || err.Contains("Cannot assign"))) continue;
+            Log.Warning($"Warning: Could not create server TCP listening socket {(host.Contains(':') ? "[" + host + "]" : host)}:{Settings.Port}: {err}");
+            Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
+            return 1;
+        }
+        if (bound == 0)
+        {
+            Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
+            return 1;
+        }
+        Log.Notice($"Running mode=standalone, port={Settings.Port}.");
+        Log.Warning("Server initialized");
+        WritePidFile();
+        sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
+        sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
+        Log.Notice("Ready to accept connections tcp");
+        Loop.Run();
+        return 0;
+    }
+
+    void OnSignal(string name)
+    {
+        Loop.Post(() =>
+        {
+            if (ShutdownAsap)
+            {
+                Log.Warning("You insist... exiting now.");
+                RemovePidFile();
+                Environment.Exit(1);
+            }
+            Log.Warning($"Received {name} scheduling shutdown...");
+            ShutdownAsap = true;
+            Loop.NextCronTicks = 0;
+        });
+    }
+
+    void WritePidFile()
+    {
+        string path = Settings.PidFile;
+        if (path.Length == 0 && Settings.Daemonize) path = "/var/run/redis.pid";
+        if (path.Length == 0) return;
+        try { File.WriteAllText(path, Environment.ProcessId + "\n"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Failed to write PID file: {e.Message}");
+        }
+    }
+
+    void RemovePidFile()
+    {
+        string path = Settings.PidFile;
+        if (path.Length == 0 && Settings.Daemonize) path = "/var/run/redis.pid";
+        if (path.Length == 0) return;
+        Log.Notice("Removing the pid file.");
+        try { File.Delete(path); } catch (IOException) { }
+    }
+
+    /// <summary>prepareForShutdown + exit: nothing to persist yet (RDB/AOF come with step 3).</summary>
+    public void PrepareForShutdownAndExit(bool nosave, bool save)
+    {
+        Log.Warning("User requested shutdown...");
+        _ = nosave; _ = save;
+        RemovePidFile();
+        Loop.CloseListeners();
+        Log.Warning("Redis is now ready to exit, bye bye...");
+        Environment.Exit(0);
+    }
+
+    public void FlushedAll() { }
+}

@@ -1,0 +1,223 @@
+using System.Runtime.CompilerServices;
+
+namespace Cinnabar.Server.Storage;
+
+/// <summary>
+/// The key → value table of one database: chained hashing over a power-of-two bucket array with all
+/// entries in one struct array, so a key costs its bytes, its value and one 40-byte entry. Lookups take
+/// the key as a span (no allocation). Buckets are exposed for SCAN's reverse-binary cursor and random
+/// sampling; keys with a TTL are also kept in a dense list so expiry and volatile eviction sample them
+/// directly, as Redis samples its expires dict.
+/// </summary>
+public sealed class KeyTable
+{
+    public struct Entry
+    {
+        public byte[] Key;
+        public object Value;
+        public long ExpireAt;   // unix ms; 0 = persistent
+        public uint Hash;
+        public int Next;        // next entry in the bucket chain as index + 1, 0 = end (free slots: next free)
+        public int VolatilePos; // position in the volatile list, -1 when persistent
+        public uint Access;     // LRU clock or LFU counter, as Redis's robj lru field
+    }
+
+    static readonly uint Seed = (uint)Random.Shared.Next();
+
+    int[] buckets;          // entry index + 1; 0 = empty
+    Entry[] entries;
+    int used;               // entries handed out (high-water mark)
+    int freeList = -1;
+    int freeCount;
+    int[] volatileList = new int[16];
+    public int VolatileCount;
+
+    public KeyTable(int capacity = 16)
+    {
+        int size = 16;
+        while (size < capacity) size <<= 1;
+        buckets = new int[size];
+        entries = new Entry[size];
+    }
+
+    public int Count => used - freeCount;
+    public int BucketCount => buckets.Length;
+    public ref Entry At(int index) => ref entries[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HashOf(ReadOnlySpan<byte> key)
+    {
+        // FNV-1a over 8-byte words with a per-process seed, finished with a murmur-style mix.
+        ulong h = 0xcbf29ce484222325UL ^ Seed;
+        int i = 0;
+        while (i + 8 <= key.Length)
+        {
+            h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.AsRef(in key[i]))) * 0x100000001b3UL;
+            i += 8;
+        }
+        for (; i < key.Length; i++) h = (h ^ key[i]) * 0x100000001b3UL;
+        h ^= h >> 33; h *= 0xff51afd7ed558ccdUL; h ^= h >> 33;
+        return (uint)h;
+    }
+
+    public int Find(ReadOnlySpan<byte> key)
+    {
+        uint hash = HashOf(key);
+        int i = buckets[hash & (uint)(buckets.Length - 1)] - 1;
+        var e = entries;
+        while (i >= 0)
+        {
+            ref Entry entry = ref e[i];
+            if (entry.Hash == hash && key.SequenceEqual(entry.Key)) return i;
+            i = entry.Next - 1;
+        }
+        return -1;
+    }
+
+    /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
+    public int Add(byte[] key, object value)
+    {
+        uint hash = HashOf(key);
+        if (Count >= buckets.Length) Resize(buckets.Length * 2);
+        int index;
+        if (freeList >= 0)
+        {
+            index = freeList;
+            freeList = entries[index].Next - 1;
+            freeCount--;
+        }
+        else
+        {
+            if (used == entries.Length) Array.Resize(ref entries, entries.Length * 2);
+            index = used++;
+        }
+        ref int bucket = ref buckets[hash & (uint)(buckets.Length - 1)];
+        ref Entry entry = ref entries[index];
+        entry.Key = key;
+        entry.Value = value;
+        entry.ExpireAt = 0;
+        entry.Hash = hash;
+        entry.Next = bucket;
+        entry.VolatilePos = -1;
+        entry.Access = 0;
+        bucket = index + 1;
+        return index;
+    }
+
+    public void RemoveAt(int index)
+    {
+        ref Entry entry = ref entries[index];
+        ref int link = ref buckets[entry.Hash & (uint)(buckets.Length - 1)];
+        while (link - 1 != index) link = ref entries[link - 1].Next;
+        link = entry.Next;
+        if (entry.VolatilePos >= 0) RemoveVolatile(index);
+        entry.Key = null;
+        entry.Value = null;
+        entry.ExpireAt = 0;
+        entry.Next = freeList + 1;
+        entry.Hash = 0;
+        freeList = index;
+        freeCount++;
+    }
+
+    public void SetExpire(int index, long when)
+    {
+        ref Entry entry = ref entries[index];
+        if (when == 0)
+        {
+            if (entry.VolatilePos >= 0) RemoveVolatile(index);
+        }
+        else if (entry.VolatilePos < 0)
+        {
+            if (VolatileCount == volatileList.Length) Array.Resize(ref volatileList, VolatileCount * 2);
+            entry.VolatilePos = VolatileCount;
+            volatileList[VolatileCount++] = index;
+        }
+        entry.ExpireAt = when;
+    }
+
+    void RemoveVolatile(int index)
+    {
+        int pos = entries[index].VolatilePos;
+        int last = volatileList[--VolatileCount];
+        volatileList[pos] = last;
+        entries[last].VolatilePos = pos;
+        entries[index].VolatilePos = -1;
+    }
+
+    public int VolatileAt(int pos) => volatileList[pos];
+
+    void Resize(int size)
+    {
+        var newBuckets = new int[size];
+        uint mask = (uint)(size - 1);
+        for (int i = 0; i < used; i++)
+        {
+            ref Entry e = ref entries[i];
+            if (e.Key == null) continue;
+            ref int bucket = ref newBuckets[e.Hash & mask];
+            e.Next = bucket;
+            bucket = i + 1;
+        }
+        buckets = newBuckets;
+    }
+
+    /// <summary>Random live entry index, or -1 when empty (random bucket, then random chain member).</summary>
+    public int RandomEntry()
+    {
+        if (Count == 0) return -1;
+        if (Count < buckets.Length / 16)
+        {
+            // Sparse table: pick among live entries directly.
+            while (true)
+            {
+                int i = Random.Shared.Next(used);
+                if (entries[i].Key != null) return i;
+            }
+        }
+        while (true)
+        {
+            int b = buckets[Random.Shared.Next(buckets.Length)] - 1;
+            if (b < 0) continue;
+            int len = 0;
+            for (int i = b; i >= 0; i = entries[i].Next - 1) len++;
+            int pick = Random.Shared.Next(len);
+            int j = b;
+            while (pick-- > 0) j = entries[j].Next - 1;
+            return j;
+        }
+    }
+
+    /// <summary>
+    /// One SCAN step: visits the chain of the bucket the cursor names and returns the next cursor,
+    /// Redis's reverse-binary increment, which covers every key present for the whole scan even if the
+    /// table grows in between.
+    /// </summary>
+    public ulong ScanStep(ulong cursor, Action<int> visit)
+    {
+        ulong mask = (ulong)(buckets.Length - 1);
+        for (int i = buckets[(int)(cursor & mask)] - 1; i >= 0; i = entries[i].Next - 1) visit(i);
+        cursor |= ~mask;
+        cursor = ReverseBits(cursor);
+        cursor++;
+        return ReverseBits(cursor);
+    }
+
+    static ulong ReverseBits(ulong v)
+    {
+        v = ((v >> 1) & 0x5555555555555555UL) | ((v & 0x5555555555555555UL) << 1);
+        v = ((v >> 2) & 0x3333333333333333UL) | ((v & 0x3333333333333333UL) << 2);
+        v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((v & 0x0F0F0F0F0F0F0F0FUL) << 4);
+        v = ((v >> 8) & 0x00FF00FF00FF00FFUL) | ((v & 0x00FF00FF00FF00FFUL) << 8);
+        v = ((v >> 16) & 0x0000FFFF0000FFFFUL) | ((v & 0x0000FFFF0000FFFFUL) << 16);
+        return (v >> 32) | (v << 32);
+    }
+
+    /// <summary>Live entry indexes, in storage order.</summary>
+    public IEnumerable<int> Indexes()
+    {
+        for (int i = 0; i < used; i++)
+            if (entries[i].Key != null) yield return i;
+    }
+}
+
