@@ -8,6 +8,7 @@ public static class CommandRegistry
         StringCommands.Register(t);
         BitmapCommands.Register(t);
         KeyCommands.Register(t);
+        CollectionCommands.Register(t);
         ConnectionCommands.Register(t);
         ServerCommands.Register(t);
         ConfigCommands.Register(t);

@@ -160,7 +160,12 @@ public static class DebugCommands
         Span<byte> aux = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(aux, (uint)RdbTypeOf(e.Value));
         MixDigest(digest, aux);
-        if (Values.IsString(e.Value)) MixDigest(digest, Values.StringBytes(e.Value));
+        switch (e.Value)
+        {
+            case var v when Values.IsString(v): MixDigest(digest, Values.StringBytes(v)); break;
+            case ListValue l: foreach (var item in l.Items) MixDigest(digest, item); break;
+            case SetValue s: foreach (var m in s.Members) XorDigest(digest, m); break;
+        }
         if (e.ExpireAt != 0) XorDigest(digest, "!!expire!!"u8);
     }
 

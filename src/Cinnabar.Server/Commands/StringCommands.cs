@@ -376,7 +376,8 @@ public static class StringCommands
     /// <summary>checkStringLength: a string may not grow past proto-max-bulk-len.</summary>
     static bool CheckLength(Client c, long size, long append)
     {
-        if (size + append > c.Server.Settings.ProtoMaxBulkLen)
+        long total = unchecked(size + append);
+        if (total > c.Server.Settings.ProtoMaxBulkLen || total < size || total < append)
         {
             c.Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
             return false;

@@ -149,7 +149,16 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
         long errorsBefore = Stats.TotalErrorReplies;
         long start = Stopwatch.GetTimestamp();
-        cmd.Handler(c);
+        try
+        {
+            cmd.Handler(c);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug in one command must not take the server and everyone's data down with it.
+            Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
+            c.Error("ERR internal error while executing '" + cmd.FullName + "'");
+        }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         cmd.Calls++;

@@ -49,6 +49,8 @@ public static class Values
     public static ValueType TypeOf(object v) => v switch
     {
         byte[] or RawString => ValueType.String,
+        ListValue => ValueType.List,
+        SetValue => ValueType.Set,
         _ => ValueType.None,
     };
 
@@ -71,6 +73,8 @@ public static class Values
             if (b.Length <= 20 && Protocol.Numbers.TryParseInt64(b, out _)) return "int";
             return b.Length <= 44 ? "embstr" : "raw";
         }
+        if (v is ListValue) return "quicklist";
+        if (v is SetValue s) return s.IsIntset(512) ? "intset" : "hashtable";
         return "unknown";
     }
 
@@ -79,6 +83,8 @@ public static class Values
     {
         byte[] b => 24 + ((b.Length + 7) & ~7),
         RawString r => 32 + 24 + ((r.Buffer.Length + 7) & ~7),
+        ListValue l => l.Cost,
+        SetValue s => s.Cost,
         _ => 64,
     };
 
@@ -87,6 +93,22 @@ public static class Values
     {
         byte[] b => b.ToArray(),
         RawString r => new RawString(r.Span, r.Buffer.Length),
+        ListValue l => CloneList(l),
+        SetValue s => CloneSet(s),
         _ => v,
     };
+
+    static ListValue CloneList(ListValue l)
+    {
+        var copy = new ListValue();
+        foreach (var i in l.Items) copy.Items.Add(i.ToArray());
+        return copy;
+    }
+
+    static SetValue CloneSet(SetValue s)
+    {
+        var copy = new SetValue();
+        foreach (var m in s.Members) copy.Members.Add(m.ToArray());
+        return copy;
+    }
 }
