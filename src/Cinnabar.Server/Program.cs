@@ -52,8 +52,10 @@ static class Startup
         if (fromStdin) fileText += Console.In.ReadToEnd();
         try
         {
-            server.Config.LoadFromString(fileText, isMainFile: true);
-            if (options.Length > 0) LoadOptions(server, options, fileText);
+            // Redis parses one text: the file, a newline, then one line per --option.
+            int fileLines = fileText.Length == 0 ? 0 : fileText.Split('\n').Length;
+            string text = options.Length > 0 ? fileText + "\n" + options : fileText;
+            server.Config.LoadFromString(text, configFile != null ? fileLines : 0);
         }
         catch (ConfigTable.ConfigError e)
         {
@@ -71,7 +73,7 @@ static class Startup
         if (server.Settings.Daemonize && Environment.GetEnvironmentVariable("CINNABAR_DAEMONIZED") != "1")
             return Daemonize(args);
 
-        return server.Run(configFile == null);
+        return server.Run(args.Length == 0);
     }
 
     /// <summary>Appends "--name value" pairs to the config the way redis-server does ("name value" lines after the file).</summary>
@@ -110,20 +112,6 @@ static class Startup
             }
         }
         return options.ToString();
-    }
-
-    static void LoadOptions(CinnabarServer server, string options, string fileText)
-    {
-        // Line numbers continue after the file, as Redis parses file + "\n" + options as one text.
-        int fileLines = fileText.Length == 0 ? 0 : fileText.Split('\n').Length;
-        try
-        {
-            server.Config.LoadFromString(options, isMainFile: false);
-        }
-        catch (ConfigTable.ConfigError e)
-        {
-            throw new ConfigTable.ConfigError(e.Message, e.LineNumber + fileLines, e.Line);
-        }
     }
 
     static string StrError(Exception e) => e switch

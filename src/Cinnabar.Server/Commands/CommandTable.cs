@@ -25,6 +25,7 @@ public sealed class KeySpec
     public int LastKey, KeyStep = 1, Limit; // find_keys range
     public int KeyNumIndex = -1, FirstKey, KeyNumStep = 1; // find_keys keynum
     public bool Unknown;
+    public string[] Flags = Array.Empty<string>();
 }
 
 public sealed class Command
@@ -126,6 +127,7 @@ public sealed class CommandTable
     static KeySpec ParseKeySpec(RespNode spec)
     {
         var ks = new KeySpec();
+        ks.Flags = spec.Get("flags")?.Children?.Select(f => f.Text).ToArray() ?? Array.Empty<string>();
         var begin = spec.Get("begin_search");
         var bspec = begin.Get("spec");
         switch (begin.Get("type").Text)
@@ -220,10 +222,10 @@ public sealed class CommandTable
             for (int i = 1; i < c.ArgCount && Encoding.UTF8.GetByteCount(args.ToString()) < 128; i++)
             {
                 int room = 128 - Encoding.UTF8.GetByteCount(args.ToString());
-                var a = c.Arg(i);
+                var a = CString(c.Arg(i));
                 args.Append('\'').Append(Encoding.UTF8.GetString(a[..Math.Min(a.Length, room)])).Append("' ");
             }
-            var name = c.Arg(0);
+            var name = CString(c.Arg(0));
             error = $"ERR unknown command '{Encoding.UTF8.GetString(name[..Math.Min(name.Length, 128)])}', with args beginning with: {args}";
             return null;
         }
@@ -234,6 +236,13 @@ public sealed class CommandTable
             return null;
         }
         return cmd;
+    }
+
+    /// <summary>Redis formats these with %s, so an argument ends at its first NUL byte.</summary>
+    static ReadOnlySpan<byte> CString(ReadOnlySpan<byte> s)
+    {
+        int nul = s.IndexOf((byte)0);
+        return nul < 0 ? s : s[..nul];
     }
 
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];
@@ -258,9 +267,13 @@ public sealed class CommandTable
     }
 
     /// <summary>Key positions by the command's key specs (COMMAND GETKEYS, later cluster routing).</summary>
-    public static List<int> KeyPositions(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc)
+    public static List<int> KeyPositions(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc) =>
+        KeyPositionsWithSpecs(cmd, arg, argc).Select(k => k.position).ToList();
+
+    /// <summary>Key positions with the key spec that found each (its flags answer GETKEYSANDFLAGS).</summary>
+    public static List<(int position, KeySpec spec)> KeyPositionsWithSpecs(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc)
     {
-        var keys = new List<int>();
+        var keys = new List<(int, KeySpec)>();
         foreach (var ks in cmd.KeySpecs)
         {
             if (ks.Unknown) continue;
@@ -280,7 +293,7 @@ public sealed class CommandTable
             {
                 if (!Numbers.TryParseInt64(arg(first + ks.KeyNumIndex), out long n) || n < 0) continue;
                 int begin = first + ks.FirstKey;
-                for (int i = 0; i < n && begin + i * ks.KeyNumStep < argc; i++) keys.Add(begin + i * ks.KeyNumStep);
+                for (int i = 0; i < n && begin + i * ks.KeyNumStep < argc; i++) keys.Add((begin + i * ks.KeyNumStep, ks));
             }
             else
             {
@@ -289,7 +302,7 @@ public sealed class CommandTable
                 else if (ks.Limit <= 1) last = argc + ks.LastKey;
                 else last = first + (argc - first) / ks.Limit - 1 + 0;
                 if (ks.LastKey < 0 && ks.Limit > 1) last = first + ((argc - 1 - first) / ks.Limit);
-                for (int i = first; i <= last && i < argc; i += Math.Max(1, ks.KeyStep)) keys.Add(i);
+                for (int i = first; i <= last && i < argc; i += Math.Max(1, ks.KeyStep)) keys.Add((i, ks));
             }
         }
         return keys;

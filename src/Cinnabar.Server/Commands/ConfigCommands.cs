@@ -39,9 +39,9 @@ public static class ConfigCommands
 
     static void Set(Client c)
     {
-        if (c.ArgCount < 4 || c.ArgCount % 2 == 1)
+        if (c.ArgCount % 2 == 1)
         {
-            c.Error("ERR wrong number of arguments for 'config|set' command");
+            c.Syntax();
             return;
         }
         var config = c.Server.Config;

@@ -12,6 +12,6 @@ public static class HelpReply
         c.Reply.Simple($"{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
         foreach (var l in lines) c.Reply.Simple(l);
         c.Reply.Simple("HELP");
-        c.Reply.Simple("    Print this help.");
+        c.Reply.Simple("    Prints this help.");
     }
 }

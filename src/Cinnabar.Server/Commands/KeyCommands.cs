@@ -341,7 +341,7 @@ public static class KeyCommands
 
     static void Select(Client c)
     {
-        if (!TryArgInt(c, 1, out int id, "invalid DB index")) return;
+        if (!TryArgInt(c, 1, out int id)) return;
         if (!TrySelectDb(c, id, out var db)) { c.Error("ERR DB index is out of range"); return; }
         c.Db = db;
         c.Reply.Ok();
@@ -481,7 +481,7 @@ public static class KeyCommands
         if (expire == 0) { c.Reply.Integer(-1); return; }
         long ttl = absolute ? expire : expire - Clock.NowMs;
         if (ttl < 0) ttl = 0;
-        c.Reply.Integer(ms ? ttl : (ttl + 500) / 1000);
+        c.Reply.Integer(ms ? ttl : (long)(((ulong)ttl + 500) / 1000));
     }
 
     static void Persist(Client c)

@@ -171,7 +171,7 @@ public static class ServerCommands
         for (int i = 2; i < c.ArgCount; i++)
         {
             var cmd = FindByFullName(c, c.ArgString(i));
-            if (cmd == null) c.Reply.NullArray();
+            if (cmd == null) c.Reply.Null();
             else cmd.Info.Write(c.Reply);
         }
     }
@@ -216,7 +216,7 @@ public static class ServerCommands
 
     static void GetKeys(Client c, bool withFlags)
     {
-        var cmd = c.Server.Commands.LookupName(c.Arg(2));
+        var cmd = c.Server.Commands.Find(c.ArgString(2).ToLowerInvariant());
         if (cmd != null && cmd.Subcommands != null && c.ArgCount > 3)
         {
             string sub = c.ArgString(3).ToLowerInvariant();
@@ -229,20 +229,21 @@ public static class ServerCommands
             c.Error("ERR Invalid number of arguments specified for command");
             return;
         }
-        var keys = CommandTable.KeyPositions(cmd, i => c.Arg(i + 2), argc);
+        var keys = CommandTable.KeyPositionsWithSpecs(cmd, i => c.Arg(i + 2), argc);
         if (keys.Count == 0)
         {
             c.Error(cmd.KeySpecs.Length == 0 ? "ERR The command has no key arguments" : "ERR Invalid arguments specified for command");
             return;
         }
         c.Reply.ArrayHeader(keys.Count);
-        foreach (int k in keys)
+        foreach (var (k, spec) in keys)
         {
             if (withFlags)
             {
                 c.Reply.ArrayHeader(2);
                 c.Reply.Bulk(c.Arg(k + 2));
-                c.Reply.SetHeader(0);
+                c.Reply.SetHeader(spec.Flags.Length);
+                foreach (var f in spec.Flags) c.Reply.Simple(f);
             }
             else c.Reply.Bulk(c.Arg(k + 2));
         }

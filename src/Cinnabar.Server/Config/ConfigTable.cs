@@ -102,14 +102,19 @@ public sealed class ConfigTable
         }
     }
 
-    /// <summary>loadServerConfigFromString: each line is "name args...", quotes per sdssplitargs.</summary>
-    public void LoadFromString(string text, bool isMainFile)
+    bool saveSeen;  // the first "save" line replaces the built-in save points; later ones append
+
+    /// <summary>
+    /// loadServerConfigFromString: each line is "name args...", quotes per sdssplitargs. The first
+    /// <paramref name="mainFileLines"/> lines are the main config file, remembered for CONFIG REWRITE.
+    /// </summary>
+    public void LoadFromString(string text, int mainFileLines = 0)
     {
         var lines = text.Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
             string trimmed = lines[i].Trim(' ', '\t', '\r', '\n');
-            if (isMainFile) FileLines.Add(lines[i].TrimEnd('\r'));
+            if (i < mainFileLines) FileLines.Add(lines[i].TrimEnd('\r'));
             if (trimmed.Length == 0 || trimmed[0] == '#') continue;
             var args = SplitArgs(trimmed);
             if (args == null) throw new ConfigError("Unbalanced quotes in configuration line", i + 1, trimmed);
@@ -128,7 +133,7 @@ public sealed class ConfigTable
                 if (args.Count != 1) return "wrong number of arguments";
                 try
                 {
-                    LoadFromString(File.ReadAllText(args[0]), false);
+                    LoadFromString(File.ReadAllText(args[0]));
                 }
                 catch (IOException e)
                 {
@@ -149,10 +154,20 @@ public sealed class ConfigTable
             case "sentinel":
                 return null;
         }
-        if (!byName.TryGetValue(name, out var d) || d.FileOnly) return "Bad directive or its arguments";
+        if (!byName.TryGetValue(name, out var d)) return "Bad directive or wrong number of arguments";
+        if (d.Type == "ignored") return args.Count == 1 ? null : "Bad directive or wrong number of arguments";
+        if (d.FileOnly) return "Bad directive or wrong number of arguments";
         if (!d.MultiArg && args.Count != 1) return "wrong number of arguments";
-        if (d.MultiArg && args.Count == 0 && d.Name != "save") return "wrong number of arguments";
-        if (d.Name == "save" && args.Count == 1 && args[0] == "") { d.Value = ""; Apply(d); return null; }
+        if (d.MultiArg && args.Count == 0) return "wrong number of arguments";
+        if (d.Name == "save")
+        {
+            if (args.Count == 1 && args[0] == "") { d.Value = ""; saveSeen = true; Apply(d); return null; }
+            string before = saveSeen ? d.Value : "";
+            saveSeen = true;
+            string err = TrySet(d, args.ToArray(), fromFile: true);
+            if (err == null && before.Length > 0) { d.Value = before + " " + d.Value; Apply(d); }
+            return err;
+        }
         return TrySet(d, args.ToArray(), fromFile: true);
     }
 

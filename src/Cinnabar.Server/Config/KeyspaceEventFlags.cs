@@ -57,7 +57,7 @@ public static class KeyspaceEventFlags
     public static string Normalize(string s, out string value)
     {
         value = null;
-        if (!TryParse(s, out var f)) return "Invalid event class character. Use 'Ag$lshzxeKEtmd'.";
+        if (!TryParse(s, out var f)) return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
         value = Format(f);
         return null;
     }

@@ -51,12 +51,15 @@ public sealed partial class CinnabarServer
             Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
             return 1;
         }
-        Log.Notice($"Running mode=standalone, port={Settings.Port}.");
+        if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
+            Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
+        else
+            Log.Notice($"Running mode=standalone, port={Settings.Port}.");
         Log.Warning("Server initialized");
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
-        Log.Notice("Ready to accept connections tcp");
+        Log.Notice("Ready to accept connections");
         Loop.Run();
         return 0;
     }
@@ -71,7 +74,7 @@ public sealed partial class CinnabarServer
                 RemovePidFile();
                 Environment.Exit(1);
             }
-            Log.Warning($"Received {name} scheduling shutdown...");
+            Log.WriteRaw($"{Environment.ProcessId}:signal-handler ({DateTimeOffset.UtcNow.ToUnixTimeSeconds()}) Received {name} scheduling shutdown...\n");
             ShutdownAsap = true;
             Loop.NextCronTicks = 0;
         });

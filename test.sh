@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration (real cinnabar-server processes driven by redis-cli and
+# StackExchange.Redis) and differential (the same commands to redis-server 7.0 and Cinnabar).
+# Installs redis-server and redis-tools when missing; they are the oracle and the clients.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "Installing redis-server and redis-tools (the test oracle and clients)..."
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+redis-server --version | grep -q "v=7\.0\." || echo "warning: the oracle is not redis-server 7.0: $(redis-server --version)"
+
+dotnet build Cinnabar.slnx -c Release -nologo -v quiet
+dotnet test tests/Cinnabar.Tests/Cinnabar.Tests.csproj -c Release --no-build -nologo \
+  --logger "console;verbosity=normal" "$@"
