@@ -44,7 +44,7 @@ public static class StringCommands
         var v = Keyspace.LookupRead(c, c.Arg(1));
         if (v == null) { c.Reply.Null(); return; }
         if (v is byte[] b) { c.Reply.Bulk(b); return; }
-        if (v is RawString r) { c.Reply.Bulk(r.Span); return; }
+        if (Values.IsString(v)) { c.Reply.Bulk(Values.StringBytes(v)); return; }
         c.WrongType();
     }
 
@@ -341,34 +341,29 @@ public static class StringCommands
         c.Reply.Integer(result);
     }
 
+    /// <summary>
+    /// incrbyfloatCommand: both operands parsed by string2ld, added in 80-bit long double, stored as
+    /// "%.17Lf" trimmed. The result is a fresh string object, so "embstr" even when it reads as an integer.
+    /// </summary>
     static void IncrByFloat(Client c)
     {
         var key = c.Arg(1);
         if (!Keyspace.TryWriteString(c, key, out var v)) return;
-        ReadOnlySpan<byte> current = v == null ? "0"u8 : Values.StringBytes(v);
-        if (!Numbers.TryParseDouble(current, out double a) || !Numbers.TryParseDouble(c.Arg(2), out double b))
+        LongDouble a = default;
+        if ((v != null && !LongDouble.TryParse(Values.StringBytes(v), out a)) || !LongDouble.TryParse(c.Arg(2), out var b))
         {
             c.NotFloat();
             return;
         }
-        string text;
-        if (Numbers.TryParseDecimal(current, out decimal da) && Numbers.TryParseDecimal(c.Arg(2), out decimal db))
+        var sum = LongDouble.Add(a, b);
+        if (!sum.IsFinite)
         {
-            try { text = Numbers.FormatHumanLongDouble(da + db); }
-            catch (OverflowException) { text = Numbers.FormatHumanLongDouble(a + b); }
+            c.Error("ERR increment would produce NaN or Infinity");
+            return;
         }
-        else
-        {
-            double sum = a + b;
-            if (double.IsNaN(sum) || double.IsInfinity(sum))
-            {
-                c.Error("ERR increment would produce NaN or Infinity");
-                return;
-            }
-            text = Numbers.FormatHumanLongDouble(sum);
-        }
-        var bytes = System.Text.Encoding.ASCII.GetBytes(text);
-        Keyspace.SetKey(c, key, bytes, keepTtl: true);
+        var bytes = sum.ToHumanBytes();
+        object value = bytes.Length <= 20 && Numbers.TryParseInt64(bytes, out _) ? new EmbStr(bytes) : bytes;
+        Keyspace.SetKey(c, key, value, keepTtl: true);
         c.Server.Dirty();
         c.Reply.Bulk(bytes);
     }
@@ -390,7 +385,7 @@ public static class StringCommands
     {
         ref var e = ref db.Table.At(index);
         if (e.Value is RawString r) return r;
-        var bytes = (byte[])e.Value;
+        var bytes = Values.StringBytes(e.Value);
         var raw = new RawString(bytes, bytes.Length + extraCapacity);
         db.Replace(index, raw);
         return raw;

@@ -3,7 +3,7 @@ using System.Globalization;
 
 namespace Cinnabar.Server.Protocol;
 
-/// <summary>Number parsing and formatting with Redis's exact acceptance rules (string2ll, strtold checks, %.17Lg).</summary>
+/// <summary>Number parsing and formatting with Redis's exact acceptance rules (string2ll, strtod checks, %.17g); long double is in LongDouble.</summary>
 public static class Numbers
 {
     /// <summary>Redis's string2ll: optional '-', no '+', no leading zeros, no spaces, within int64.</summary>
@@ -148,46 +148,6 @@ public static class Numbers
         ulong u = (ulong)Math.Abs(v);
         while (u >= 10) { u /= 10; n++; }
         return n;
-    }
-
-    /// <summary>
-    /// Redis's ld2string in human mode ("%.17Lf", trailing zeros trimmed), used by INCRBYFLOAT and HINCRBYFLOAT.
-    /// Redis computes in 80-bit long double; decimal arithmetic on the decimal inputs gives the same printed
-    /// result wherever the value fits decimal's range, which double arithmetic would not (10.1 + 0.2).
-    /// </summary>
-    public static string FormatHumanLongDouble(decimal v)
-    {
-        string s = Math.Round(v, 17, MidpointRounding.ToEven).ToString("F17", CultureInfo.InvariantCulture);
-        return TrimFraction(s);
-    }
-
-    public static string FormatHumanLongDouble(double v)
-    {
-        if (double.IsPositiveInfinity(v)) return "inf";
-        if (double.IsNegativeInfinity(v)) return "-inf";
-        return TrimFraction(v.ToString("F17", CultureInfo.InvariantCulture));
-    }
-
-    static string TrimFraction(string s)
-    {
-        if (s.Contains('.'))
-        {
-            s = s.TrimEnd('0');
-            if (s.EndsWith('.')) s = s[..^1];
-        }
-        return s == "-0" ? "0" : s;
-    }
-
-    /// <summary>Parses a float argument as strtold would, as a decimal when it fits (see FormatHumanLongDouble).</summary>
-    public static bool TryParseDecimal(ReadOnlySpan<byte> s, out decimal value)
-    {
-        value = 0;
-        if (!TryParseDouble(s, out double d) || double.IsInfinity(d)) return false;
-        Span<char> chars = stackalloc char[Math.Min(s.Length, 512)];
-        if (s.Length > 512) return false;
-        for (int i = 0; i < s.Length; i++) chars[i] = (char)s[i];
-        if (chars.Length > 1 && (chars[1] == 'x' || chars[1] == 'X' || (chars.Length > 2 && (chars[2] == 'x' || chars[2] == 'X')))) return false;
-        return decimal.TryParse(chars, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
     }
 
     /// <summary>Redis's "%.17g" for RESP doubles and ZSET scores (addReplyDouble): shortest exact round trip.</summary>

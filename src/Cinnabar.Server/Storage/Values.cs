@@ -38,17 +38,31 @@ public sealed class RawString
     }
 }
 
+/// <summary>
+/// A string Redis holds as a plain "embstr" object although it reads as an integer: INCRBYFLOAT's result
+/// (createStringObject, never tryObjectEncoding), so OBJECT ENCODING reports "embstr" for "3" there.
+/// </summary>
+public sealed class EmbStr(byte[] bytes)
+{
+    public readonly byte[] Bytes = bytes;
+}
+
 public enum ValueType { None, String, List, Set, ZSet, Hash, Stream }
 
 public static class Values
 {
-    public static bool IsString(object v) => v is byte[] || v is RawString;
+    public static bool IsString(object v) => v is byte[] || v is RawString || v is EmbStr;
 
-    public static ReadOnlySpan<byte> StringBytes(object v) => v is byte[] b ? b : ((RawString)v).Span;
+    public static ReadOnlySpan<byte> StringBytes(object v) => v switch
+    {
+        byte[] b => b,
+        EmbStr e => e.Bytes,
+        _ => ((RawString)v).Span,
+    };
 
     public static ValueType TypeOf(object v) => v switch
     {
-        byte[] or RawString => ValueType.String,
+        byte[] or RawString or EmbStr => ValueType.String,
         ListValue => ValueType.List,
         SetValue => ValueType.Set,
         _ => ValueType.None,
@@ -68,6 +82,7 @@ public static class Values
     public static string EncodingOf(object v)
     {
         if (v is RawString) return "raw";
+        if (v is EmbStr e) return e.Bytes.Length <= 44 ? "embstr" : "raw";
         if (v is byte[] b)
         {
             if (b.Length <= 20 && Protocol.Numbers.TryParseInt64(b, out _)) return "int";
@@ -83,6 +98,7 @@ public static class Values
     {
         byte[] b => 24 + ((b.Length + 7) & ~7),
         RawString r => 32 + 24 + ((r.Buffer.Length + 7) & ~7),
+        EmbStr e => 24 + 24 + ((e.Bytes.Length + 7) & ~7),
         ListValue l => l.Cost,
         SetValue s => s.Cost,
         _ => 64,
@@ -93,6 +109,7 @@ public static class Values
     {
         byte[] b => b.ToArray(),
         RawString r => new RawString(r.Span, r.Buffer.Length),
+        EmbStr e => new EmbStr(e.Bytes.ToArray()),
         ListValue l => CloneList(l),
         SetValue s => CloneSet(s),
         _ => v,
