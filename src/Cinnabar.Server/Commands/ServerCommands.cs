@@ -214,6 +214,28 @@ public static class ServerCommands
         foreach (var n in names) c.Reply.Bulk(n);
     }
 
+    /// <summary>
+    /// Key specs marked variable_flags depend on the arguments, as Redis's setGetKeys/bitfieldGetKeys decide:
+    /// SET is an overwrite unless it has GET; BITFIELD is read-only unless it has SET or INCRBY.
+    /// </summary>
+    static string[] ResolveVariableFlags(Command cmd, KeySpec spec, Func<int, ReadOnlySpan<byte>> arg, int argc)
+    {
+        if (!spec.Flags.Contains("variable_flags")) return spec.Flags;
+        if (cmd.FullName == "set")
+        {
+            for (int i = 3; i < argc; i++)
+                if (Ascii.EqualsIgnoreCase(arg(i), "get")) return new[] { "RW", "access", "update" };
+            return new[] { "OW", "update" };
+        }
+        if (cmd.FullName == "bitfield")
+        {
+            for (int i = 2; i < argc; i++)
+                if (Ascii.EqualsIgnoreCase(arg(i), "set") || Ascii.EqualsIgnoreCase(arg(i), "incrby")) return new[] { "RW", "access", "update" };
+            return new[] { "RO", "access" };
+        }
+        return spec.Flags.Where(f => f != "variable_flags").ToArray();
+    }
+
     static void GetKeys(Client c, bool withFlags)
     {
         var cmd = c.Server.Commands.Find(c.ArgString(2).ToLowerInvariant());
@@ -242,8 +264,9 @@ public static class ServerCommands
             {
                 c.Reply.ArrayHeader(2);
                 c.Reply.Bulk(c.Arg(k + 2));
-                c.Reply.SetHeader(spec.Flags.Length);
-                foreach (var f in spec.Flags) c.Reply.Simple(f);
+                var flags = ResolveVariableFlags(cmd, spec, i => c.Arg(i + 2), argc);
+                c.Reply.SetHeader(flags.Length);
+                foreach (var f in flags) c.Reply.Simple(f);
             }
             else c.Reply.Bulk(c.Arg(k + 2));
         }

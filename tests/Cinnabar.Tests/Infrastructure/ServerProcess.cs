@@ -118,6 +118,13 @@ public sealed class ServerProcess : IDisposable
 
     public string Output { get { lock (output) return string.Join("\n", output); } }
 
+    /// <summary>The log arrives asynchronously: waits (bounded) until it contains the text, then returns the log.</summary>
+    public string WaitForOutput(string text, int timeoutMs = 10_000)
+    {
+        Env.WaitUntil(() => Output.Contains(text), TimeSpan.FromMilliseconds(timeoutMs));
+        return Output;
+    }
+
     public bool Ping()
     {
         using var c = new RespConnection(Port, TimeSpan.FromSeconds(1));

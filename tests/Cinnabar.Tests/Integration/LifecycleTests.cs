@@ -44,7 +44,7 @@ public sealed class LifecycleTests
         using var c = s.Connect();
         Assert.Equal("*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n", c.Call("CONFIG", "GET", "maxmemory-policy"));
         Assert.Equal("*2\r\n$9\r\ndatabases\r\n$2\r\n16\r\n", c.Call("CONFIG", "GET", "databases"));
-        Assert.Contains("Ready to accept connections", s.Output);
+        Assert.Contains("Ready to accept connections", s.WaitForOutput("Ready to accept connections"));
         Assert.DoesNotContain("stderr:", s.Output);
     }
 
@@ -141,6 +141,7 @@ public sealed class LifecycleTests
     public void AlwaysShowLogoPrintsTheBannerWithPid()
     {
         using var s = new ServerProcess(Env.CinnabarServer, "--always-show-logo", "yes");
+        s.WaitForOutput("Ready to accept connections");
         Assert.Contains($"PID: {s.Process.Id}", s.Output);
         Assert.Contains($"Port: {s.Port}", s.Output);
     }
@@ -149,7 +150,7 @@ public sealed class LifecycleTests
     public void LogFollowsRedisFormat()
     {
         using var s = new ServerProcess(Env.CinnabarServer);
-        var firstLine = s.Output.Split('\n')[0];
+        var firstLine = s.WaitForOutput("Ready to accept connections").Split('\n')[0];
         Assert.Matches(@"^\d+:C \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3} # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo$", firstLine);
         Assert.Contains($"pid={s.Process.Id}, just started", s.Output);
         Assert.Contains("# Configuration loaded", s.Output);
