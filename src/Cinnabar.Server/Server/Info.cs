@@ -23,7 +23,7 @@ public static class Info
             switch (r)
             {
                 case "default": wanted.UnionWith(DefaultSections); break;
-                case "all": wanted.UnionWith(AllSections); wanted.Remove("modules"); everything = true; break;
+                case "all": wanted.UnionWith(AllSections); everything = true; break;
                 case "everything": wanted.UnionWith(AllSections); everything = true; break;
                 default: wanted.Add(r); break;
             }
