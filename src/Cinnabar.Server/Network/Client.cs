@@ -40,7 +40,7 @@ public sealed class Client
     public long LastInteractionMs;
     public string LastCommand = "NULL";
     public int ProtocolVersion => Reply.Resp3 ? 3 : 2;
-    public long CommandErrorsBefore;
+    public long SoftLimitSinceMs;   // when pending output first went over the soft limit
     public string LibName = "", LibVersion = "";
 
     public Client(CinnabarServer server, long id, int fd, string addr, string laddr)

@@ -168,7 +168,33 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (usec >= Settings.SlowlogLogSlowerThan && Settings.SlowlogLogSlowerThan >= 0 && (cmd.Flags & CommandFlags.SkipSlowlog) == 0)
             SlowLog.Add(c, usec);
         FinishReply(c, replyMark);
+        CheckOutputBufferLimits(c);
         CurrentClient = null;
+    }
+
+    /// <summary>
+    /// client-output-buffer-limit: a client whose pending output passes the hard limit, or stays over the
+    /// soft limit for soft-seconds, is closed (Redis counts what is beyond its 16 KiB static buffer).
+    /// </summary>
+    public void CheckOutputBufferLimits(Client c)
+    {
+        var limits = Settings.ClientOutputBufferNormal;
+        long hard = limits[0], soft = limits[1], seconds = limits[2];
+        if (hard == 0 && soft == 0) return;
+        long used = Math.Max(0, c.Reply.Pending - 16 * 1024);
+        bool overSoft = soft > 0 && used >= soft;
+        bool close = hard > 0 && used >= hard;
+        if (overSoft)
+        {
+            if (c.SoftLimitSinceMs == 0) c.SoftLimitSinceMs = Clock.NowMs;
+            else if (Clock.NowMs - c.SoftLimitSinceMs > seconds * 1000) close = true;
+        }
+        else c.SoftLimitSinceMs = 0;
+        if (!close || (c.Flags & ClientFlags.CloseAsap) != 0) return;
+        Log.Warning($"Client {ClientInfoLine(c)} scheduled to be closed ASAP for overcoming of output buffer limits.");
+        c.Reply.Length = c.Reply.Sent;
+        c.Flags |= ClientFlags.CloseAsap;
+        Loop.MarkPendingWrite(c);
     }
 
     /// <summary>CLIENT REPLY OFF/SKIP: drop what the command wrote.</summary>
@@ -199,6 +225,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             if (m == c) continue;
             m.Reply.Simple(line);
             Loop.MarkPendingWrite(m);
+            CheckOutputBufferLimits(m);
         }
     }
 

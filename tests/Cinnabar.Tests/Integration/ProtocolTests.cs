@@ -153,4 +153,17 @@ public sealed class ProtocolTests
         c.Send("*20\r\n"u8.ToArray());
         Assert.Equal("-ERR Protocol error: invalid multibulk length\r\n", RespConnection.Latin1(c.ReadReply()));
     }
+
+    [Fact]
+    public void OutputBufferHardLimitClosesTheClient()
+    {
+        using var s = Start("--client-output-buffer-limit", "normal 100kb 0 0");
+        using var c = s.Connect();
+        Assert.Equal("+OK\r\n", c.Call("SET", "big", new string('x', 1_000_000)));
+        c.Send(RespConnection.Encode(new[] { "GET"u8.ToArray(), "big"u8.ToArray() }));
+        Assert.True(c.IsClosedByServer(TimeSpan.FromSeconds(10)));
+        Assert.Contains("scheduled to be closed ASAP for overcoming of output buffer limits", s.WaitForOutput("overcoming of output buffer limits"));
+        using var other = s.Connect();
+        Assert.Equal("+PONG\r\n", other.Call("PING"));
+    }
 }
