@@ -112,6 +112,7 @@ public sealed class ServerProcess : IDisposable
         if (!Env.WaitUntil(() => Process.HasExited || Ping(), TimeSpan.FromSeconds(20)) || Process.HasExited)
         {
             if (Process.HasExited) Process.WaitForExit();
+            else Process.Kill();
             throw new InvalidOperationException($"{binary} did not start on port {Port} (exited: {Process.HasExited}):\n{Output}");
         }
     }
