@@ -39,7 +39,7 @@ static class Startup
         {
             try
             {
-                fileText = File.ReadAllText(configFile);
+                fileText = File.ReadAllText(configFile, Encoding.Latin1);
                 server.ConfigFile = Path.GetFullPath(configFile);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -49,7 +49,7 @@ static class Startup
                 return 1;
             }
         }
-        if (fromStdin) fileText += Console.In.ReadToEnd();
+        if (fromStdin) fileText += new StreamReader(Console.OpenStandardInput(), Encoding.Latin1).ReadToEnd();
         try
         {
             // Redis parses one text: the file, a newline, then one line per --option.
@@ -65,7 +65,7 @@ static class Startup
             report.Append($"Reading the configuration file, at line {e.LineNumber}\n");
             report.Append($">>> '{e.Line}'\n");
             report.Append(e.Message).Append('\n');
-            err.Write(Encoding.UTF8.GetBytes(report.ToString()));
+            err.Write(Encoding.Latin1.GetBytes(report.ToString()));
             err.Flush();
             return 1;
         }

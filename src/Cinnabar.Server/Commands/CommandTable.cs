@@ -219,14 +219,14 @@ public sealed class CommandTable
         if (cmd == null)
         {
             var args = new StringBuilder();
-            for (int i = 1; i < c.ArgCount && Encoding.UTF8.GetByteCount(args.ToString()) < 128; i++)
+            for (int i = 1; i < c.ArgCount && Encoding.Latin1.GetByteCount(args.ToString()) < 128; i++)
             {
-                int room = 128 - Encoding.UTF8.GetByteCount(args.ToString());
+                int room = 128 - Encoding.Latin1.GetByteCount(args.ToString());
                 var a = CString(c.Arg(i));
-                args.Append('\'').Append(Encoding.UTF8.GetString(a[..Math.Min(a.Length, room)])).Append("' ");
+                args.Append('\'').Append(Encoding.Latin1.GetString(a[..Math.Min(a.Length, room)])).Append("' ");
             }
             var name = CString(c.Arg(0));
-            error = $"ERR unknown command '{Encoding.UTF8.GetString(name[..Math.Min(name.Length, 128)])}', with args beginning with: {args}";
+            error = $"ERR unknown command '{Encoding.Latin1.GetString(name[..Math.Min(name.Length, 128)])}', with args beginning with: {args}";
             return null;
         }
         if ((cmd.Arity > 0 && cmd.Arity != c.ArgCount) || c.ArgCount < -cmd.Arity)
@@ -262,7 +262,7 @@ public sealed class CommandTable
     static Command LookupSub(Command parent, ReadOnlySpan<byte> name)
     {
         if (name.Length > 64) return null;
-        string lower = Encoding.UTF8.GetString(name).ToLowerInvariant();
+        string lower = Encoding.Latin1.GetString(name).ToLowerInvariant();
         return parent.Subcommands.TryGetValue(lower, out var sub) && sub.Handler != null ? sub : null;
     }
 

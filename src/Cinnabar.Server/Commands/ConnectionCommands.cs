@@ -49,7 +49,7 @@ public static class ConnectionCommands
         if (!user.SequenceEqual("default"u8)) return false;
         string required = c.Server.Settings.RequirePass;
         if (required.Length == 0) return true;
-        return pass.SequenceEqual(Encoding.UTF8.GetBytes(required));
+        return pass.SequenceEqual(Encoding.Latin1.GetBytes(required));
     }
 
     static void Auth(Client c)

@@ -104,7 +104,7 @@ public static class DebugCommands
         var db = c.Db;
         for (long j = 0; j < count; j++)
         {
-            var key = System.Text.Encoding.UTF8.GetBytes($"{prefix}:{j}");
+            var key = System.Text.Encoding.Latin1.GetBytes($"{prefix}:{j}");
             if (db.Find(key) >= 0) continue;
             var text = System.Text.Encoding.ASCII.GetBytes($"value:{j}");
             byte[] value;

@@ -133,7 +133,7 @@ public sealed class ConfigTable
                 if (args.Count != 1) return "wrong number of arguments";
                 try
                 {
-                    LoadFromString(File.ReadAllText(args[0]));
+                    LoadFromString(File.ReadAllText(args[0], Encoding.Latin1));
                 }
                 catch (IOException e)
                 {
@@ -175,7 +175,7 @@ public sealed class ConfigTable
     public static List<string> SplitArgs(string line)
     {
         var result = new List<string>();
-        var bytes = Encoding.UTF8.GetBytes(line);
+        var bytes = Encoding.Latin1.GetBytes(line);
         int p = 0;
         while (true)
         {
@@ -227,7 +227,7 @@ public sealed class ConfigTable
                 }
                 if (p < bytes.Length) p++;
             }
-            result.Add(Encoding.UTF8.GetString(cur.ToArray()));
+            result.Add(Encoding.Latin1.GetString(cur.ToArray()));
         }
     }
 
@@ -303,7 +303,7 @@ public sealed class ConfigTable
                     value = pct + "%";
                     return null;
                 }
-                else if (!memory && Protocol.Numbers.TryParseInt64(Encoding.UTF8.GetBytes(a), out long parsed)) n = parsed;
+                else if (!memory && Protocol.Numbers.TryParseInt64(Encoding.Latin1.GetBytes(a), out long parsed)) n = parsed;
                 else return d.Type == "size-percent" ? "argument must be a memory or percent value"
                     : memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer";
                 if (d.IsUnsigned)
@@ -534,14 +534,14 @@ public sealed class ConfigTable
                 }
                 continue;
             }
-            var pat = Encoding.UTF8.GetBytes(pattern);
+            var pat = Encoding.Latin1.GetBytes(pattern);
             foreach (var d in ordered)
             {
                 if (d.Hidden || d.FileOnly || d.Value == null) continue;
                 foreach (var name in new[] { d.Name }.Concat(d.Aliases))
                 {
                     if (seen.Contains(name)) continue;
-                    if (Glob.Match(pat, Encoding.UTF8.GetBytes(name), nocase: true))
+                    if (Glob.Match(pat, Encoding.Latin1.GetBytes(name), nocase: true))
                     {
                         seen.Add(name);
                         result.Add((name, d.Value));
@@ -598,7 +598,7 @@ public sealed class ConfigTable
         {
             using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
             {
-                fs.Write(Encoding.UTF8.GetBytes(text));
+                fs.Write(Encoding.Latin1.GetBytes(text));
                 fs.Flush(true);
             }
             File.Move(tmp, path, overwrite: true);

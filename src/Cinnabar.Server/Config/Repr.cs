@@ -29,5 +29,5 @@ public static class Repr
     }
 
     public static string Quoted(ReadOnlySpan<byte> s) => "\"" + Escape(s) + "\"";
-    public static string Quoted(string s) => Quoted(Encoding.UTF8.GetBytes(s));
+    public static string Quoted(string s) => Quoted(Encoding.Latin1.GetBytes(s));
 }

@@ -57,7 +57,7 @@ public sealed class Client
     public int ArgCount => Request.ArgCount;
     public ReadOnlySpan<byte> Arg(int i) => Request.Arg(i);
     public byte[] ArgBytes(int i) => Request.ArgArray(i);
-    public string ArgString(int i) => Encoding.UTF8.GetString(Request.Arg(i));
+    public string ArgString(int i) => Encoding.Latin1.GetString(Request.Arg(i));
     public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>

@@ -68,8 +68,8 @@ public sealed class ReplyWriter
 
     public void Raw(string ascii)
     {
-        var span = Reserve(Encoding.UTF8.GetMaxByteCount(ascii.Length));
-        Length += Encoding.UTF8.GetBytes(ascii, span);
+        var span = Reserve(Encoding.Latin1.GetMaxByteCount(ascii.Length));
+        Length += Encoding.Latin1.GetBytes(ascii, span);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -112,7 +112,7 @@ public sealed class ReplyWriter
         Length += text.Length + 3;
     }
 
-    public void Error(string text) => Error(Encoding.UTF8.GetBytes(text));
+    public void Error(string text) => Error(Encoding.Latin1.GetBytes(text));
 
     public void Crlf() => Raw("\r\n"u8);
 
@@ -133,7 +133,7 @@ public sealed class ReplyWriter
         Length += end + 2;
     }
 
-    public void Bulk(string value) => Bulk(Encoding.UTF8.GetBytes(value));
+    public void Bulk(string value) => Bulk(Encoding.Latin1.GetBytes(value));
 
     public void BulkInteger(long v)
     {
@@ -161,7 +161,7 @@ public sealed class ReplyWriter
     public void Verbatim(string text, string format = "txt")
     {
         if (!Resp3) { Bulk(text); return; }
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        byte[] bytes = Encoding.Latin1.GetBytes(text);
         Header((byte)'=', bytes.Length + 4);
         Raw(format); Raw(":"u8); Raw(bytes); Crlf();
     }

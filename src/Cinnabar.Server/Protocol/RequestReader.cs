@@ -184,11 +184,18 @@ public sealed class RequestReader
         return ParseResult.Command;
     }
 
-    int FindCr(int from)
+    /// <summary>
+    /// Redis finds line ends with strchr on the query buffer, which stops at a NUL byte: a NUL before the
+    /// terminator hides it, and the request waits for more data until the size limit answers instead.
+    /// </summary>
+    int FindBeforeNul(int from, byte terminator)
     {
-        int i = Buffer.AsSpan(from, End - from).IndexOf((byte)'\r');
-        return i < 0 ? -1 : from + i;
+        var span = Buffer.AsSpan(from, End - from);
+        int i = span.IndexOfAny(terminator, (byte)0);
+        return i < 0 || span[i] == 0 ? -1 : from + i;
     }
+
+    int FindCr(int from) => FindBeforeNul(from, (byte)'\r');
 
     ParseResult Fail(string text)
     {
@@ -201,7 +208,8 @@ public sealed class RequestReader
 
     ParseResult ParseInline()
     {
-        int nl = Buffer.AsSpan(Start, End - Start).IndexOf((byte)'\n');
+        int nl = FindBeforeNul(Start, (byte)'\n');
+        if (nl >= 0) nl -= Start;
         if (nl < 0)
         {
             if (End - Start > InlineMaxSize) return Fail("Protocol error: too big inline request");
@@ -275,7 +283,8 @@ static class InlineSplitter
                 {
                     if (pos >= end) break;
                     byte ch = b[pos];
-                    if (IsSpace(ch)) { pos++; break; }
+                    // Inside a token only these end it; \v and \f are ordinary bytes there (sdssplitargs).
+                    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') { pos++; break; }
                     if (ch == '"') { inDq = true; pos++; }
                     else if (ch == '\'') { inSq = true; pos++; }
                     else { b[write++] = ch; pos++; }

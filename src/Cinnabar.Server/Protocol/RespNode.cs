@@ -12,7 +12,7 @@ public sealed class RespNode
     public byte[] Scalar;       // payload of scalar types
     public RespNode[] Children; // aggregates; maps hold key, value, key, value...
 
-    public string Text => Scalar == null ? null : Encoding.UTF8.GetString(Scalar);
+    public string Text => Scalar == null ? null : Encoding.Latin1.GetString(Scalar);
 
     public static RespNode Parse(ReadOnlySpan<byte> data, ref int pos)
     {
@@ -83,7 +83,7 @@ public sealed class RespNode
     {
         if (Children == null) return null;
         for (int i = 0; i + 1 < Children.Length; i += 2)
-            if (Children[i].Scalar != null && Encoding.UTF8.GetString(Children[i].Scalar) == key) return Children[i + 1];
+            if (Children[i].Scalar != null && Encoding.Latin1.GetString(Children[i].Scalar) == key) return Children[i + 1];
         return null;
     }
 

@@ -49,7 +49,7 @@ public sealed class Log
     /// <summary>Writes text as is (the ASCII-art banner), without the line prefix.</summary>
     public void WriteRaw(string text)
     {
-        var bytes = Encoding.UTF8.GetBytes(text);
+        var bytes = Encoding.Latin1.GetBytes(text);
         try
         {
             output.Write(bytes);

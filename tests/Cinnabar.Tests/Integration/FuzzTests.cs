@@ -18,9 +18,13 @@ public sealed class FuzzTests
     static readonly string[] Commands = { "SET", "GET", "INCR", "APPEND", "SETRANGE", "GETRANGE", "DEL", "EXPIRE", "MSET", "MGET", "HELLO", "OBJECT", "SCAN", "KEYS", "LCS", "SETBIT", "BITFIELD", "PING", "ECHO", "SELECT", "COPY", "RENAME" };
     // CONFIG and CLIENT are left out: a random CONFIG SET or CLIENT KILL would legitimately change the server under test.
 
-    static byte[] ValidFrame(Random r)
+    // Replies to these depend only on the commands sent, so redis-server and Cinnabar must answer identically.
+    static readonly string[] DeterministicCommands = { "SET", "GET", "INCR", "APPEND", "SETRANGE", "GETRANGE", "DEL", "MSET", "MGET", "LCS", "SETBIT", "BITFIELD", "BITCOUNT", "PING", "ECHO", "SELECT", "COPY", "RENAME", "STRLEN", "GETDEL", "EXISTS", "TYPE", "INCRBYFLOAT", "DECRBY" };
+
+    static byte[] ValidFrame(Random r, string[] commands = null)
     {
-        var args = new List<byte[]> { Encoding.ASCII.GetBytes(Commands[r.Next(Commands.Length)]) };
+        commands ??= Commands;
+        var args = new List<byte[]> { Encoding.ASCII.GetBytes(commands[r.Next(commands.Length)]) };
         int n = r.Next(0, 5);
         for (int i = 0; i < n; i++)
         {
@@ -103,5 +107,75 @@ public sealed class FuzzTests
         Assert.Equal("$5\r\nalive\r\n", healthy.Call("GET", "canary"));
         Assert.DoesNotContain("Internal error", s.Output);
         output.WriteLine($"{frames} frames over {connections} connections");
+    }
+
+    /// <summary>An inline (telnet-style) request with quoting, escapes and the odd stray byte.</summary>
+    static byte[] InlineFrame(Random r)
+    {
+        var sb = new StringBuilder(DeterministicCommands[r.Next(DeterministicCommands.Length)]);
+        int n = r.Next(0, 4);
+        string[] pieces = { "k1", "\"a b\"", "'it\\'s'", "\"\\x41\\n\"", "\"unclosed", "x\"y\"", "12", "-3", "\"\"", "\t", "\v" };
+        for (int i = 0; i < n; i++) sb.Append(r.Next(3) == 0 ? "  " : " ").Append(pieces[r.Next(pieces.Length)]);
+        sb.Append(r.Next(4) == 0 ? "\n" : "\r\n");
+        return Encoding.Latin1.GetBytes(sb.ToString());
+    }
+
+    static byte[] Exchange(int port, byte[] request)
+    {
+        using var sock = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveTimeout = 5000, SendTimeout = 5000 };
+        sock.Connect("127.0.0.1", port);
+        var received = new MemoryStream();
+        try
+        {
+            sock.Send(request);
+            sock.Shutdown(SocketShutdown.Send);
+            var buf = new byte[65536];
+            int n;
+            while ((n = sock.Receive(buf)) > 0) received.Write(buf, 0, n);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown)
+        {
+        }
+        return received.ToArray();
+    }
+
+    [Fact]
+    public void HundredThousandBadFramesGetTheSameAnswersAsRedis()
+    {
+        using var redis = new ServerProcess(Env.RedisServer);
+        using var cinnabar = new ServerProcess(Env.CinnabarServer);
+        var r = new Random(777);
+        int frames = 0, batches = 0, differences = 0;
+        var report = new StringBuilder();
+        while (frames < 100_000)
+        {
+            batches++;
+            var batch = new MemoryStream();
+            int inBatch = r.Next(20, 120);
+            for (int i = 0; i < inBatch; i++, frames++)
+            {
+                if (r.Next(10) == 0) { batch.Write(InlineFrame(r)); continue; }
+                var frame = ValidFrame(r, DeterministicCommands);
+                batch.Write(r.Next(4) == 0 ? Mutate(r, frame) : frame);
+            }
+            var request = batch.ToArray();
+            var expected = Exchange(redis.Port, request);
+            var actual = Exchange(cinnabar.Port, request);
+            if (!expected.AsSpan().SequenceEqual(actual))
+            {
+                differences++;
+                if (differences <= 3)
+                {
+                    File.WriteAllBytes(Path.Combine(Path.GetTempPath(), $"cinnabar-fuzz-diff-{differences}.bin"), request);
+                    int at = 0;
+                    while (at < Math.Min(expected.Length, actual.Length) && expected[at] == actual[at]) at++;
+                    string Around(byte[] b) => Encoding.Latin1.GetString(b, Math.Max(0, at - 80), Math.Min(b.Length - Math.Max(0, at - 80), 200)).Replace("\r\n", "\\r\\n");
+                    report.Append($"batch {batches}: first difference at byte {at}\n  request: {Encoding.Latin1.GetString(request).Replace("\r\n", "\\r\\n")[..Math.Min(request.Length * 2, 600)]}\n  redis:    ...{Around(expected)}\n  cinnabar: ...{Around(actual)}\n");
+                }
+            }
+        }
+        Assert.False(cinnabar.Process.HasExited, "server crashed:\n" + cinnabar.Output);
+        output.WriteLine($"{frames} frames in {batches} batches, {differences} batches differ");
+        Assert.True(differences == 0, $"{differences} of {batches} batches answered differently:\n{report}");
     }
 }
