@@ -14,5 +14,12 @@ fi
 redis-server --version | grep -q "v=7\.0\." || echo "warning: the oracle is not redis-server 7.0: $(redis-server --version)"
 
 dotnet build Cinnabar.slnx -c Release -nologo -v quiet
+log=$(mktemp)
+status=0
 dotnet test tests/Cinnabar.Tests/Cinnabar.Tests.csproj -c Release --no-build -nologo \
-  --logger "console;verbosity=normal" "$@"
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -aE '^\s+Passed: +[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -aE '^\s+Failed: +[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
+rm -f "$log"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+exit $status

@@ -150,7 +150,7 @@ now_us() { local t=${EPOCHREALTIME/./}; printf '%s\n' "$((10#$t))"; }
 
 # start_server KIND BIN -> sets SRV_PID, SRV_PORT, SRV_START_MS; dies on failure
 start_server() {
-    local kind=$1 bin=$2 port pid t0 t1 deadline logf outf info_pid
+    local kind=$1 bin=$2 port pid t0 t1 deadline logf outf info_pid owner
     port=$(free_port) || die "no free port in $PORT_MIN-$PORT_MAX"
     logf="$WORK/$kind-$port.log"
     outf="$WORK/$kind-$port.out"
@@ -174,10 +174,16 @@ start_server() {
     done
     # make sure the PONG came from our process and not from someone else on that port
     alive "$pid" || die "$kind server exited right after startup (port $port in use?)"
-    info_pid=$(timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$port" info server 2>/dev/null |
-        tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
-    if [[ -n $info_pid && $info_pid != "$pid" ]]; then
-        die "port $port answered with process_id $info_pid, expected our $kind server pid $pid"
+    owner=$(ss -Htlnp "sport = :$port" 2>/dev/null)
+    if [[ $owner == *pid=* ]]; then
+        [[ $owner == *"pid=$pid,"* ]] ||
+            die "port $port is listened on by someone else, not our $kind server pid $pid: $owner"
+    else  # ss cannot show owners (not root?): fall back to INFO server process_id
+        info_pid=$(timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$port" info server 2>/dev/null |
+            tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
+        if [[ -n $info_pid && $info_pid != "$pid" ]]; then
+            die "port $port answered with process_id $info_pid, expected our $kind server pid $pid"
+        fi
     fi
     SRV_PID=$pid
     SRV_PORT=$port
