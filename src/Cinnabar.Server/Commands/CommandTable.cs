@@ -190,6 +190,16 @@ public sealed class CommandTable
         cmd.Handler = handler;
     }
 
+    /// <summary>rename-command: serve a command under another name, or under none when the new name is empty.</summary>
+    public string Rename(string oldName, string newName)
+    {
+        if (!commands.TryGetValue(oldName, out var cmd)) return "No such command in rename-command";
+        if (newName.Length > 0 && commands.ContainsKey(newName)) return "Target command name already exists";
+        commands.Remove(oldName);
+        if (newName.Length > 0) commands[newName] = cmd;
+        return null;
+    }
+
     public Command Find(string fullName)
     {
         int bar = fullName.IndexOf('|');

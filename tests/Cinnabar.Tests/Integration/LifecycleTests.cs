@@ -61,6 +61,17 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public void RenameCommandHidesOrRenamesACommand()
+    {
+        string conf = TempConfig("rename-command FLUSHALL \"\"\nrename-command DBSIZE HOWMANY\n");
+        using var s = ServerProcess.WithConfig(Env.CinnabarServer, conf);
+        using var c = s.Connect();
+        Assert.StartsWith("-ERR unknown command 'FLUSHALL'", c.Call("FLUSHALL"));
+        Assert.Equal(":0\r\n", c.Call("HOWMANY"));
+        Assert.StartsWith("-ERR unknown command 'DBSIZE'", c.Call("DBSIZE"));
+    }
+
+    [Fact]
     public void ConfigRewriteUpdatesTheFileItStartedWith()
     {
         string conf = TempConfig("# my config\nmaxmemory 100mb\nhz 10\n");
@@ -74,6 +85,8 @@ public sealed class LifecycleTests
         Assert.Contains("# my config\n", text);
         Assert.Contains("maxmemory 200mb", text.Replace("209715200", "200mb"));
         Assert.Contains("timeout 30", text);
+        // The rewrite records the first server's working dir, a temp dir that is gone now; drop that line.
+        File.WriteAllLines(conf, File.ReadAllLines(conf).Where(l => !l.StartsWith("dir ")));
         using var again = ServerProcess.WithConfig(Env.CinnabarServer, conf);
         using var c2 = again.Connect();
         Assert.Equal("*2\r\n$7\r\ntimeout\r\n$2\r\n30\r\n", c2.Call("CONFIG", "GET", "timeout"));
