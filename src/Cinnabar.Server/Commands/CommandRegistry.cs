@@ -13,5 +13,7 @@ public static class CommandRegistry
         ServerCommands.Register(t);
         ConfigCommands.Register(t);
         DebugCommands.Register(t);
+        TransactionCommands.Register(t);
+        PubSubCommands.Register(t);
     }
 }

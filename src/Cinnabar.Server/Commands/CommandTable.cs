@@ -255,6 +255,14 @@ public sealed class CommandTable
         return nul < 0 ? s : s[..nul];
     }
 
+    /// <summary>The command for the client's current arguments (already validated once), for re-execution.</summary>
+    public Command LookupArgs(Client c)
+    {
+        var cmd = LookupName(c.Arg(0));
+        if (cmd?.Subcommands != null && c.ArgCount >= 2) cmd = LookupSub(cmd, c.Arg(1)) ?? cmd;
+        return cmd;
+    }
+
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..n];
 
     public Command LookupName(ReadOnlySpan<byte> name)

@@ -22,6 +22,13 @@ public static class ConnectionCommands
     static void Ping(Client c)
     {
         if (c.ArgCount > 2) { c.Error("ERR wrong number of arguments for 'ping' command"); return; }
+        if (c.InPubSub && !c.Reply.Resp3)
+        {
+            c.Reply.ArrayHeader(2);
+            c.Reply.Bulk("pong"u8);
+            c.Reply.Bulk(c.ArgCount == 1 ? ReadOnlySpan<byte>.Empty : c.Arg(1));
+            return;
+        }
         if (c.ArgCount == 1) c.Reply.Raw("+PONG\r\n"u8);
         else c.Reply.Bulk(c.Arg(1));
     }
@@ -34,6 +41,8 @@ public static class ConnectionCommands
 
     static void Reset(Client c)
     {
+        c.Server.DiscardTransaction(c);
+        c.Server.ResetSubscriptions(c);
         c.Db = c.Server.Dbs[0];
         c.Reply.Resp3 = false;
         c.Name = null;

@@ -119,18 +119,8 @@ public static class DebugCommands
         c.Reply.Ok();
     }
 
-    static void XorDigest(byte[] digest, ReadOnlySpan<byte> data)
-    {
-        Span<byte> hash = stackalloc byte[20];
-        SHA1.HashData(data, hash);
-        for (int j = 0; j < 20; j++) digest[j] ^= hash[j];
-    }
-
-    static void MixDigest(byte[] digest, ReadOnlySpan<byte> data)
-    {
-        XorDigest(digest, data);
-        SHA1.HashData(digest, digest);
-    }
+    static void XorDigest(byte[] digest, ReadOnlySpan<byte> data) => Storage.Digest.Xor(digest, data);
+    static void MixDigest(byte[] digest, ReadOnlySpan<byte> data) => Storage.Digest.Mix(digest, data);
 
     /// <summary>computeDatasetDigest: per db, mix the db id; per key, xor in mix(key) + the value's digest.</summary>
     public static byte[] DatasetDigest(CinnabarServer server)
@@ -160,12 +150,8 @@ public static class DebugCommands
         Span<byte> aux = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(aux, (uint)RdbTypeOf(e.Value));
         MixDigest(digest, aux);
-        switch (e.Value)
-        {
-            case var v when Values.IsString(v): MixDigest(digest, Values.StringBytes(v)); break;
-            case ListValue l: foreach (var item in l.Items) MixDigest(digest, item); break;
-            case SetValue s: foreach (var m in s.Members) XorDigest(digest, m); break;
-        }
+        if (Values.IsString(e.Value)) MixDigest(digest, Values.StringBytes(e.Value));
+        else if (e.Value is IRedisObject o) o.Digest(digest);
         if (e.ExpireAt != 0) XorDigest(digest, "!!expire!!"u8);
     }
 

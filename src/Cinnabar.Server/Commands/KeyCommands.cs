@@ -320,6 +320,7 @@ public static class KeyCommands
     {
         if (!ParseFlushFlags(c)) return;
         long n = c.Db.Count;
+        c.Server.TouchAllWatchedKeysInDb(c.Db);
         c.Db.Clear();
         c.Server.Dirty(n + 1);
         c.Reply.Ok();
@@ -332,6 +333,7 @@ public static class KeyCommands
         foreach (var db in c.Server.Dbs)
         {
             n += db.Count;
+            c.Server.TouchAllWatchedKeysInDb(db);
             db.Clear();
         }
         c.Server.Dirty(n + 1);
@@ -353,7 +355,12 @@ public static class KeyCommands
         if (!TryArgInt(c, 2, out int b, "invalid second DB index")) return;
         var dbs = c.Server.Dbs;
         if (a < 0 || a >= dbs.Length || b < 0 || b >= dbs.Length) { c.Error("ERR DB index is out of range"); return; }
-        if (a != b) dbs[a].SwapWith(dbs[b]);
+        if (a != b)
+        {
+            c.Server.TouchAllWatchedKeysInDb(dbs[a], dbs[b]);
+            c.Server.TouchAllWatchedKeysInDb(dbs[b], dbs[a]);
+            dbs[a].SwapWith(dbs[b]);
+        }
         c.Server.Dirty();
         c.Reply.Ok();
     }

@@ -502,6 +502,20 @@ public sealed class ConfigTable
             case "lazyfree-lazy-user-flush": s.LazyfreeLazyUserFlush = v == "yes"; break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
+            case "notify-keyspace-events":
+                KeyspaceEventFlags.TryParse(v, out var events);
+                server.NotifyFlags = events;
+                break;
+            case "hash-max-listpack-entries": s.HashMaxListpackEntries = L(); break;
+            case "hash-max-listpack-value": s.HashMaxListpackValue = L(); break;
+            case "set-max-intset-entries": s.SetMaxIntsetEntries = L(); break;
+            case "zset-max-listpack-entries": s.ZsetMaxListpackEntries = L(); break;
+            case "zset-max-listpack-value": s.ZsetMaxListpackValue = L(); break;
+            case "list-max-listpack-size": s.ListMaxListpackSize = L(); break;
+            case "list-compress-depth": s.ListCompressDepth = L(); break;
+            case "stream-node-max-bytes": s.StreamNodeMaxBytes = L(); break;
+            case "stream-node-max-entries": s.StreamNodeMaxEntries = L(); break;
+            case "busy-reply-threshold": s.BusyReplyThresholdMs = L(); break;
             case "client-output-buffer-limit":
             {
                 var limits = ParseBufferLimits(v);

@@ -41,4 +41,10 @@ public sealed class ServerSettings
     public long[] ClientOutputBufferReplica = { 256L << 20, 64L << 20, 60 };
     public long[] ClientOutputBufferPubsub = { 32L << 20, 8L << 20, 60 };
     public bool ProtectedMode = true;
+    public long HashMaxListpackEntries = 512, HashMaxListpackValue = 64;
+    public long SetMaxIntsetEntries = 512;
+    public long ZsetMaxListpackEntries = 128, ZsetMaxListpackValue = 64;
+    public long ListMaxListpackSize = -2, ListCompressDepth;
+    public long StreamNodeMaxBytes = 4096, StreamNodeMaxEntries = 100;
+    public long BusyReplyThresholdMs = 5000;
 }

@@ -19,6 +19,7 @@ public enum ClientFlags
     WriteRegistered = 256,
     Closed = 512,
     Paused = 1024,
+    Blocked = 2048,
 }
 
 /// <summary>A client connection: its socket, receive and send buffers, and the session state Redis keeps per client.</summary>
@@ -54,9 +55,34 @@ public sealed class Client
         LastInteractionMs = CreatedMs;
     }
 
-    public int ArgCount => Request.ArgCount;
-    public ReadOnlySpan<byte> Arg(int i) => Request.Arg(i);
-    public byte[] ArgBytes(int i) => Request.ArgArray(i);
+    /// <summary>Arguments held outside the receive buffer: a blocked command run again, a queued MULTI command.</summary>
+    public byte[][] ArgOverride;
+
+    // Blocking state (Server/Blocking.cs).
+    public byte[][] BlockedArgs;
+    public List<byte[]> BlockedKeys;
+    public long BlockDeadlineMs;
+    public Storage.ValueType BlockedType;
+    public Action<Client> OnBlockTimeout;
+    public bool Reexecuting, Reblocked;
+
+    // Pub/Sub subscriptions.
+    public readonly HashSet<byte[]> Channels = new(Storage.ByteArrayComparer.Instance);
+    public readonly HashSet<byte[]> ShardChannels = new(Storage.ByteArrayComparer.Instance);
+    public readonly HashSet<byte[]> Patterns = new(Storage.ByteArrayComparer.Instance);
+    public bool InPubSub => Channels.Count + Patterns.Count + ShardChannels.Count > 0;
+
+    // MULTI/EXEC state.
+    public bool InMulti, DirtyExec, DirtyCas;
+    public List<byte[][]> Queued;
+    public List<(int db, byte[] key)> Watched;
+
+    /// <summary>False inside MULTI/EXEC and scripts, where a blocking command answers as if it timed out.</summary>
+    public bool CanBlock = true;
+
+    public int ArgCount => ArgOverride?.Length ?? Request.ArgCount;
+    public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
+    public byte[] ArgBytes(int i) => Arg(i).ToArray();
     public string ArgString(int i) => Encoding.Latin1.GetString(Request.Arg(i));
     public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
 

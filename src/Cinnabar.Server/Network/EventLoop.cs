@@ -23,6 +23,7 @@ public sealed unsafe class EventLoop
     readonly ConcurrentQueue<Action> posted = new();
     public bool Stopping;
     public long NextCronTicks;
+    public long NextWakeTicks;   // an earlier wake-up than cron (a blocked client's deadline)
 
     public EventLoop(CinnabarServer server)
     {
@@ -93,7 +94,9 @@ public sealed unsafe class EventLoop
             while (!Stopping)
             {
                 long now = Environment.TickCount64;
-                int timeout = (int)Math.Clamp(NextCronTicks - now, 0, 1000);
+                long wake = NextWakeTicks > 0 && NextWakeTicks < NextCronTicks ? NextWakeTicks : NextCronTicks;
+                NextWakeTicks = 0;
+                int timeout = (int)Math.Clamp(wake - now, 0, 1000);
                 if (pendingWrites.Count > 0) timeout = 0;
                 int n = Native.epoll_wait(epfd, ev, MaxEvents, timeout);
                 if (n < 0 && Native.Errno != Native.EINTR) throw new InvalidOperationException("epoll_wait failed: " + Native.Errno);
@@ -110,6 +113,7 @@ public sealed unsafe class EventLoop
                     if ((flags & Native.EPOLLOUT) != 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
                 }
                 if (Environment.TickCount64 >= NextCronTicks) server.Cron();
+                Clock.Update();
                 BeforeSleep();
             }
         }

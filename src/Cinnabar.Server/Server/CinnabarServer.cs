@@ -81,13 +81,16 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         Clients.Remove(c.Id);
         if ((c.Flags & ClientFlags.Monitor) != 0) Monitors.Remove(c);
         pausedClients.Remove(c);
+        ForgetBlockedClient(c);
+        ForgetSubscriptions(c);
+        Unwatch(c);
     }
 
     /// <summary>Parses and runs every complete request in the client's buffer.</summary>
     public void ProcessInput(Client c)
     {
         var req = c.Request;
-        while ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap | ClientFlags.Closed | ClientFlags.Paused)) == 0)
+        while ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap | ClientFlags.Closed | ClientFlags.Paused | ClientFlags.Blocked)) == 0)
         {
             if (IsPaused() && !pauseWritesOnly) { PauseClient(c, rewind: false); break; }
             var r = req.Next(Settings.ProtoMaxBulkLen, c.Authenticated);
@@ -103,7 +106,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             ProcessCommand(c);
         }
         if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
-        if ((c.Flags & ClientFlags.Closed) == 0) req.TrimIfIdle();
+        if ((c.Flags & (ClientFlags.Closed | ClientFlags.Blocked)) == 0) req.TrimIfIdle();
     }
 
     /// <summary>Redis's processCommand: lookup, arity, auth, memory checks, then the command itself.</summary>
@@ -115,29 +118,40 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         var cmd = Commands.Lookup(c, out string lookupError);
         if (cmd == null)
         {
-            c.Error(lookupError);
-            FinishReply(c, replyMark);
+            Reject(c, lookupError, replyMark);
             return;
         }
         c.LastCommand = cmd.FullName;
         if (cmd.FullName == "debug" && !DebugCommands.Allowed(c))
         {
             cmd.RejectedCalls++;
-            c.Error(DebugCommands.NotAllowed);
-            FinishReply(c, replyMark);
+            Reject(c, DebugCommands.NotAllowed, replyMark);
             return;
         }
         if (!c.Authenticated && (cmd.Flags & CommandFlags.NoAuth) == 0)
         {
             cmd.RejectedCalls++;
-            c.Error("NOAUTH Authentication required.");
-            FinishReply(c, replyMark);
+            Reject(c, "NOAUTH Authentication required.", replyMark);
             return;
         }
         if (Settings.MaxMemory > 0 && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
         {
             cmd.RejectedCalls++;
-            c.Error("OOM command not allowed when used memory > 'maxmemory'.");
+            Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
+            return;
+        }
+        if (c.InPubSub && !c.Reply.Resp3 && !AllowedInSubscribedContext(cmd))
+        {
+            cmd.RejectedCalls++;
+            Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
+            return;
+        }
+        if (c.InMulti && !RunsImmediatelyInMulti(cmd))
+        {
+            var args = new byte[c.ArgCount][];
+            for (int i = 0; i < args.Length; i++) args[i] = c.Arg(i).ToArray();
+            c.Queued.Add(args);
+            c.Reply.Raw("+QUEUED\r\n"u8);
             FinishReply(c, replyMark);
             return;
         }
@@ -170,6 +184,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         FinishReply(c, replyMark);
         CheckOutputBufferLimits(c);
         CurrentClient = null;
+        if (readyKeys.Count > 0) HandleClientsBlockedOnKeys();
     }
 
     /// <summary>
@@ -178,7 +193,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     /// </summary>
     public void CheckOutputBufferLimits(Client c)
     {
-        var limits = Settings.ClientOutputBufferNormal;
+        var limits = c.InPubSub ? Settings.ClientOutputBufferPubsub : Settings.ClientOutputBufferNormal;
         long hard = limits[0], soft = limits[1], seconds = limits[2];
         if (hard == 0 && soft == 0) return;
         long used = Math.Max(0, c.Reply.Pending - 16 * 1024);
@@ -196,6 +211,17 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         c.Flags |= ClientFlags.CloseAsap;
         Loop.MarkPendingWrite(c);
     }
+
+    /// <summary>rejectCommand: the error reply, and inside MULTI the transaction is doomed (EXECABORT).</summary>
+    void Reject(Client c, string error, int replyMark)
+    {
+        if (c.InMulti) c.DirtyExec = true;
+        c.Error(error);
+        FinishReply(c, replyMark);
+    }
+
+    static bool AllowedInSubscribedContext(Command cmd) => cmd.FullName is "ping" or "subscribe" or "ssubscribe" or "unsubscribe"
+        or "sunsubscribe" or "psubscribe" or "punsubscribe" or "quit" or "reset";
 
     /// <summary>CLIENT REPLY OFF/SKIP: drop what the command wrote.</summary>
     void FinishReply(Client c, int replyMark)
@@ -269,9 +295,16 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     public void KeyExpired(Db db, byte[] key)
     {
         Stats.ExpiredKeys++;
+        Notify(Cinnabar.Server.Config.KeyspaceEvents.Expired, "expired", key, db.Id);
+        KeyModified(db, key);
     }
 
-    public void KeyModified(Db db, ReadOnlySpan<byte> key) { }
+    /// <summary>signalModifiedKey: wakes clients blocked on the key (and, with MULTI, invalidates WATCH).</summary>
+    public void KeyModified(Db db, ReadOnlySpan<byte> key)
+    {
+        if (blockedOnKey.Count > 0) SignalKeyReady(db, key);
+        if (watchedKeys.Count > 0) TouchWatchedKey(db, key);
+    }
 
     public void Dirty(long n = 1) => DirtyCounter += n;
 
@@ -312,7 +345,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
     }
 
-    public void BeforeSleep() { }
+    public void BeforeSleep()
+    {
+        long next = HandleBlockedTimeouts();
+        if (next >= 0 && Environment.TickCount64 + next < Loop.NextCronTicks) Loop.NextWakeTicks = Environment.TickCount64 + next;
+    }
 
     // ---- memory ----
 

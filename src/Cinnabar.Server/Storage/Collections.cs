@@ -11,17 +11,33 @@ public sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqu
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 }
 
-/// <summary>A list value (Redis 7.0 reports every list as "quicklist").</summary>
-public sealed class ListValue
+/// <summary>A list value (Redis 7.0 reports every list as "quicklist"). Placeholder until the list family lands.</summary>
+public sealed class ListValue : IRedisObject
 {
     public readonly List<byte[]> Items = new();
+    public ValueType Type => ValueType.List;
+    public string EncodingName => "quicklist";
     public long Cost => 40 + Items.Sum(i => 32L + i.Length);
+
+    public IRedisObject Clone()
+    {
+        var copy = new ListValue();
+        foreach (var i in Items) copy.Items.Add(i.ToArray());
+        return copy;
+    }
+
+    public void Digest(byte[] digest)
+    {
+        foreach (var item in Items) Storage.Digest.Mix(digest, item);
+    }
 }
 
-/// <summary>A set value: "intset" while every member is an integer and there are few, else "hashtable".</summary>
-public sealed class SetValue
+/// <summary>A set value: "intset" while every member is an integer and there are few, else "hashtable". Placeholder.</summary>
+public sealed class SetValue : IRedisObject
 {
     public readonly HashSet<byte[]> Members = new(ByteArrayComparer.Instance);
+    public ValueType Type => ValueType.Set;
+    public string EncodingName => IsIntset(512) ? "intset" : "hashtable";
     public long Cost => 64 + Members.Sum(m => 48L + m.Length);
 
     public bool IsIntset(int maxIntsetEntries)
@@ -30,5 +46,17 @@ public sealed class SetValue
         foreach (var m in Members)
             if (m.Length > 20 || !Protocol.Numbers.TryParseInt64(m, out _)) return false;
         return true;
+    }
+
+    public IRedisObject Clone()
+    {
+        var copy = new SetValue();
+        foreach (var m in Members) copy.Members.Add(m.ToArray());
+        return copy;
+    }
+
+    public void Digest(byte[] digest)
+    {
+        foreach (var m in Members) Storage.Digest.Xor(digest, m);
     }
 }

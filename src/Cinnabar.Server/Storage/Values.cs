@@ -63,8 +63,7 @@ public static class Values
     public static ValueType TypeOf(object v) => v switch
     {
         byte[] or RawString or EmbStr => ValueType.String,
-        ListValue => ValueType.List,
-        SetValue => ValueType.Set,
+        IRedisObject o => o.Type,
         _ => ValueType.None,
     };
 
@@ -88,8 +87,7 @@ public static class Values
             if (b.Length <= 20 && Protocol.Numbers.TryParseInt64(b, out _)) return "int";
             return b.Length <= 44 ? "embstr" : "raw";
         }
-        if (v is ListValue) return "quicklist";
-        if (v is SetValue s) return s.IsIntset(512) ? "intset" : "hashtable";
+        if (v is IRedisObject o) return o.EncodingName;
         return "unknown";
     }
 
@@ -99,8 +97,7 @@ public static class Values
         byte[] b => 24 + ((b.Length + 7) & ~7),
         RawString r => 32 + 24 + ((r.Buffer.Length + 7) & ~7),
         EmbStr e => 24 + 24 + ((e.Bytes.Length + 7) & ~7),
-        ListValue l => l.Cost,
-        SetValue s => s.Cost,
+        IRedisObject o => o.Cost,
         _ => 64,
     };
 
@@ -110,22 +107,7 @@ public static class Values
         byte[] b => b.ToArray(),
         RawString r => new RawString(r.Span, r.Buffer.Length),
         EmbStr e => new EmbStr(e.Bytes.ToArray()),
-        ListValue l => CloneList(l),
-        SetValue s => CloneSet(s),
+        IRedisObject o => o.Clone(),
         _ => v,
     };
-
-    static ListValue CloneList(ListValue l)
-    {
-        var copy = new ListValue();
-        foreach (var i in l.Items) copy.Items.Add(i.ToArray());
-        return copy;
-    }
-
-    static SetValue CloneSet(SetValue s)
-    {
-        var copy = new SetValue();
-        foreach (var m in s.Members) copy.Members.Add(m.ToArray());
-        return copy;
-    }
 }

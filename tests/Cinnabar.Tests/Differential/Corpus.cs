@@ -4,7 +4,10 @@ using Cinnabar.Tests.Infrastructure;
 namespace Cinnabar.Tests.Differential;
 
 /// <summary>One line of a corpus file: which connection, what bytes to send, whether to compare the reply.</summary>
-public sealed record CorpusStep(int Line, string Text, int Connection, bool Compare, bool Inline, byte[] Payload, string CommandName);
+public enum StepKind { Command, Send, Receive, WaitBlocked }
+
+/// <summary>One line of a corpus file: which connection, what bytes to send, whether to compare the reply.</summary>
+public sealed record CorpusStep(int Line, string Text, int Connection, bool Compare, bool Inline, byte[] Payload, string CommandName, StepKind Kind = StepKind.Command, int Count = 0);
 
 /// <summary>
 /// Reads the differential corpus (tests/differential/*.redis; the format is described in its README) and
@@ -39,6 +42,23 @@ public static class Corpus
                 compare = false;
                 rest = rest["!noreply-compare ".Length..];
             }
+            var kind = StepKind.Command;
+            if (rest.Trim() == "!recv")
+            {
+                steps.Add(new CorpusStep(i + 1, line, conn, compare, false, Array.Empty<byte>(), "", StepKind.Receive));
+                continue;
+            }
+            if (rest.StartsWith("!wait-blocked "))
+            {
+                steps.Add(new CorpusStep(i + 1, line, conn, false, false, Array.Empty<byte>(), "", StepKind.WaitBlocked, int.Parse(rest.Split(' ')[1])));
+                continue;
+            }
+            if (rest.StartsWith("!send "))
+            {
+                kind = StepKind.Send;
+                compare = false;
+                rest = rest["!send ".Length..];
+            }
             if (rest.StartsWith("!inline "))
             {
                 var body = Encoding.UTF8.GetBytes(rest["!inline ".Length..] + "\r\n");
@@ -47,7 +67,7 @@ public static class Corpus
             }
             if (rest.StartsWith('!') || rest.StartsWith('@')) throw new FormatException($"{path}:{i + 1}: unknown directive");
             var args = SplitArgs(rest) ?? throw new FormatException($"{path}:{i + 1}: unbalanced quotes");
-            steps.Add(new CorpusStep(i + 1, line, conn, compare, false, RespConnection.Encode(args), Encoding.UTF8.GetString(args[0]).ToUpperInvariant()));
+            steps.Add(new CorpusStep(i + 1, line, conn, compare, false, RespConnection.Encode(args), Encoding.UTF8.GetString(args[0]).ToUpperInvariant(), kind));
         }
         return steps;
     }
@@ -136,10 +156,26 @@ public static class Corpus
                     c.Call("HELLO", "2");
                     conns[st.Connection] = c;
                 }
+                if (st.Kind == StepKind.WaitBlocked)
+                {
+                    bool reached = Env.WaitUntil(() =>
+                    {
+                        using var w = new RespConnection(port);
+                        return w.Call("INFO", "clients").Contains($"blocked_clients:{st.Count}\r\n");
+                    }, TimeSpan.FromSeconds(5), 5);
+                    replies.Add(Encoding.ASCII.GetBytes(reached ? "<waited>" : "<blocked_clients never reached>"));
+                    continue;
+                }
+                if (st.Kind == StepKind.Send)
+                {
+                    c.Send(st.Payload);
+                    replies.Add(Encoding.ASCII.GetBytes("<sent>"));
+                    continue;
+                }
                 byte[] reply;
                 try
                 {
-                    c.Send(st.Payload);
+                    if (st.Kind == StepKind.Command) c.Send(st.Payload);
                     reply = c.ReadReply();
                 }
                 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)

@@ -118,9 +118,11 @@ def split_args(line):
 
 
 class Step:
-    __slots__ = ("lineno", "text", "conn", "compare", "inline", "args", "payload")
+    __slots__ = ("lineno", "text", "conn", "compare", "inline", "args", "payload", "kind", "arg")
 
-    def __init__(self, lineno, text, conn, compare, inline, args, payload):
+    def __init__(self, lineno, text, conn, compare, inline, args, payload, kind="cmd", arg=None):
+        self.kind = kind    # cmd (send + read one reply), send (no read), recv (read only), wait-blocked
+        self.arg = arg
         self.lineno = lineno
         self.text = text
         self.conn = conn
@@ -154,6 +156,17 @@ def parse_file(path):
         if rest.startswith("!noreply-compare "):
             compare = False
             rest = rest[len("!noreply-compare "):]
+        kind = "cmd"
+        if rest.strip() == "!recv":
+            steps.append(Step(lineno, line, conn, compare, False, None, b"", "recv"))
+            continue
+        if rest.startswith("!wait-blocked "):
+            steps.append(Step(lineno, line, conn, False, False, None, b"", "wait-blocked", int(rest.split()[1])))
+            continue
+        if rest.startswith("!send "):
+            kind = "send"
+            compare = False
+            rest = rest[len("!send "):]
         if rest.startswith("!inline "):
             body = rest[len("!inline "):]
             payload = body.encode("utf-8") + b"\r\n"
@@ -170,7 +183,7 @@ def parse_file(path):
         payload = bytearray(b"*%d\r\n" % len(args))
         for a in args:
             payload += b"$%d\r\n%s\r\n" % (len(a), a)
-        steps.append(Step(lineno, line, conn, compare, False, args, bytes(payload)))
+        steps.append(Step(lineno, line, conn, compare, False, args, bytes(payload), kind))
     return steps
 
 
@@ -414,8 +427,28 @@ def run_file(steps, port, path):
             c.read_reply()
             conns[st.conn] = c
         c = conns[st.conn]
-        try:
+        if st.kind == "wait-blocked":
+            deadline = time.time() + 5
+            while True:
+                w = Conn(port)
+                w.send(b"*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n")
+                info = w.read_reply()
+                w.close()
+                if b"blocked_clients:%d\r\n" % st.arg in info:
+                    break
+                if time.time() > deadline:
+                    res.problems.append("%s: blocked_clients never reached %d" % (where, st.arg))
+                    break
+                time.sleep(0.01)
+            res.replies.append((st, b"<waited>"))
+            continue
+        if st.kind == "send":
             c.send(st.payload)
+            res.replies.append((st, b"<sent>"))
+            continue
+        try:
+            if st.kind != "recv":
+                c.send(st.payload)
             reply = c.read_reply()
         except ConnClosed:
             res.problems.append("%s: connection closed without a reply" % where)

@@ -1,0 +1,212 @@
+using Cinnabar.Server.Network;
+using Cinnabar.Server.Protocol;
+using Cinnabar.Server.Storage;
+
+namespace Cinnabar.Server;
+
+/// <summary>
+/// Clients blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK, ...). A command that finds nothing to serve calls
+/// <see cref="BlockForKeys"/>; when a key it waits on is written with a value of the type it waits for, the
+/// blocked clients are served in the order they blocked by running their command again, which answers or
+/// blocks once more without losing its place. Timeouts answer with the command's own timeout reply.
+/// </summary>
+public sealed partial class CinnabarServer
+{
+    readonly record struct BlockKey(int Db, byte[] Key);
+
+    sealed class BlockKeyComparer : IEqualityComparer<BlockKey>
+    {
+        public bool Equals(BlockKey a, BlockKey b) => a.Db == b.Db && a.Key.AsSpan().SequenceEqual(b.Key);
+        public int GetHashCode(BlockKey k) => (int)KeyTable.HashOf(k.Key) ^ k.Db;
+    }
+
+    readonly Dictionary<BlockKey, List<Client>> blockedOnKey = new(new BlockKeyComparer());
+    readonly List<BlockKey> readyKeys = new();
+    readonly HashSet<BlockKey> readySet = new(new BlockKeyComparer());
+    public readonly List<Client> BlockedClients = new();
+
+    /// <summary>getTimeoutFromObjectOrReply for second-based timeouts: absolute deadline in ms, 0 = forever.</summary>
+    public bool TryParseBlockTimeout(Client c, int arg, bool seconds, out long deadlineMs)
+    {
+        deadlineMs = 0;
+        long ms;
+        if (seconds)
+        {
+            if (!Numbers.TryParseDouble(c.Arg(arg), out double d) || c.Arg(arg).Length > 5119)
+            {
+                c.Error("ERR timeout is not a float or out of range");
+                return false;
+            }
+            d *= 1000.0;
+            if (d >= long.MaxValue || d <= long.MinValue) ms = d > 0 ? long.MaxValue : long.MinValue;
+            else ms = (long)d;
+        }
+        else if (!Numbers.TryParseInt64(c.Arg(arg), out ms))
+        {
+            c.Error("ERR timeout is not an integer or out of range");
+            return false;
+        }
+        if (ms < 0) { c.Error("ERR timeout is negative"); return false; }
+        if (ms > 0)
+        {
+            if (ms > long.MaxValue - Clock.NowMs) { c.Error("ERR timeout is out of range"); return false; }
+            ms += Clock.NowMs;
+        }
+        deadlineMs = ms;
+        return true;
+    }
+
+    /// <summary>
+    /// Parks the client until one of the keys holds a value of <paramref name="type"/> or the deadline passes.
+    /// Called from inside a command handler that had nothing to serve; the handler returns without replying.
+    /// </summary>
+    public void BlockForKeys(Client c, IEnumerable<byte[]> keys, long deadlineMs, Storage.ValueType type, Action<Client> onTimeout)
+    {
+        if (c.Reexecuting)
+        {
+            c.Reblocked = true;  // still waiting: keep the place it already has in every queue
+            return;
+        }
+        c.BlockedArgs = new byte[c.ArgCount][];
+        for (int i = 0; i < c.ArgCount; i++) c.BlockedArgs[i] = c.Arg(i).ToArray();
+        c.BlockedKeys = keys.Select(k => k.ToArray()).ToList();
+        c.BlockDeadlineMs = deadlineMs;
+        c.BlockedType = type;
+        c.OnBlockTimeout = onTimeout;
+        c.Flags |= ClientFlags.Blocked;
+        foreach (var key in c.BlockedKeys)
+        {
+            var bk = new BlockKey(c.Db.Id, key);
+            if (!blockedOnKey.TryGetValue(bk, out var list)) blockedOnKey[bk] = list = new List<Client>();
+            if (!list.Contains(c)) list.Add(c);
+        }
+        BlockedClients.Add(c);
+    }
+
+    /// <summary>signalKeyAsReady: a write touched a key some client waits on.</summary>
+    void SignalKeyReady(Db db, ReadOnlySpan<byte> key)
+    {
+        var probe = new BlockKey(db.Id, key.ToArray());
+        if (!blockedOnKey.ContainsKey(probe) || !readySet.Add(probe)) return;
+        readyKeys.Add(probe);
+    }
+
+    /// <summary>handleClientsBlockedOnKeys: serve waiting clients of every key made ready, FIFO per key.</summary>
+    public void HandleClientsBlockedOnKeys()
+    {
+        while (readyKeys.Count > 0)
+        {
+            var batch = readyKeys.ToArray();
+            readyKeys.Clear();
+            readySet.Clear();
+            foreach (var bk in batch)
+            {
+                if (!blockedOnKey.TryGetValue(bk, out var waiting)) continue;
+                foreach (var c in waiting.ToArray())
+                {
+                    if ((c.Flags & ClientFlags.Blocked) == 0) continue;
+                    var db = Dbs[bk.Db];
+                    int i = db.Find(bk.Key);
+                    if (i < 0 || Values.TypeOf(db.Table.At(i).Value) != c.BlockedType) break;
+                    Reexecute(c);
+                }
+            }
+        }
+    }
+
+    void Reexecute(Client c)
+    {
+        c.Reexecuting = true;
+        c.Reblocked = false;
+        c.ArgOverride = c.BlockedArgs;
+        try
+        {
+            var cmd = Commands.LookupArgs(c);
+            RunBlockedCommand(c, cmd);
+        }
+        finally
+        {
+            c.ArgOverride = null;
+            c.Reexecuting = false;
+        }
+        if (c.Reblocked) return;
+        RemoveBlocked(c);
+        if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
+        ProcessInput(c);
+    }
+
+    void RunBlockedCommand(Client c, Commands.Command cmd)
+    {
+        var previous = CurrentClient;
+        CurrentClient = c;
+        try
+        {
+            cmd.Handler(c);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
+            c.Error("ERR internal error while executing '" + cmd.FullName + "'");
+        }
+        finally
+        {
+            CurrentClient = previous;
+        }
+        cmd.Calls++;
+        Stats.CommandsProcessed++;
+    }
+
+    void RemoveBlocked(Client c)
+    {
+        if ((c.Flags & ClientFlags.Blocked) == 0) return;
+        c.Flags &= ~ClientFlags.Blocked;
+        foreach (var key in c.BlockedKeys)
+        {
+            var bk = new BlockKey(c.Db.Id, key);
+            if (blockedOnKey.TryGetValue(bk, out var list))
+            {
+                list.Remove(c);
+                if (list.Count == 0) blockedOnKey.Remove(bk);
+            }
+        }
+        BlockedClients.Remove(c);
+        c.BlockedArgs = null;
+        c.BlockedKeys = null;
+        c.OnBlockTimeout = null;
+    }
+
+    /// <summary>Answers a blocked client as if its timeout had passed (timeout, CLIENT UNBLOCK TIMEOUT).</summary>
+    public void UnblockWithTimeout(Client c)
+    {
+        var reply = c.OnBlockTimeout;
+        RemoveBlocked(c);
+        reply?.Invoke(c);
+        if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
+        ProcessInput(c);
+    }
+
+    /// <summary>CLIENT UNBLOCK ... ERROR.</summary>
+    public void UnblockWithError(Client c)
+    {
+        RemoveBlocked(c);
+        c.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        Loop.MarkPendingWrite(c);
+        ProcessInput(c);
+    }
+
+    /// <summary>Times out blocked clients whose deadline passed; returns ms until the next deadline (or -1).</summary>
+    public long HandleBlockedTimeouts()
+    {
+        if (BlockedClients.Count == 0) return -1;
+        long next = -1;
+        foreach (var c in BlockedClients.ToArray())
+        {
+            if (c.BlockDeadlineMs == 0) continue;
+            if (c.BlockDeadlineMs <= Clock.NowMs) UnblockWithTimeout(c);
+            else if (next < 0 || c.BlockDeadlineMs - Clock.NowMs < next) next = c.BlockDeadlineMs - Clock.NowMs;
+        }
+        return next;
+    }
+
+    void ForgetBlockedClient(Client c) => RemoveBlocked(c);
+}
