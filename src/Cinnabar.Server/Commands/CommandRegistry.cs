@@ -9,6 +9,7 @@ public static class CommandRegistry
         BitmapCommands.Register(t);
         KeyCommands.Register(t);
         CollectionCommands.Register(t);
+        ListCommands.Register(t);
         ConnectionCommands.Register(t);
         ServerCommands.Register(t);
         ConfigCommands.Register(t);

@@ -65,6 +65,8 @@ public sealed class Client
     public Storage.ValueType BlockedType;
     public Action<Client> OnBlockTimeout;
     public bool Reexecuting, Reblocked;
+    /// <summary>While a blocked command runs again: the key whose readiness woke it (Redis 7.0 serves from that key).</summary>
+    public byte[] ServingKey;
 
     // Pub/Sub subscriptions.
     public readonly HashSet<byte[]> Channels = new(Storage.ByteArrayComparer.Instance);
@@ -83,8 +85,8 @@ public sealed class Client
     public int ArgCount => ArgOverride?.Length ?? Request.ArgCount;
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
-    public string ArgString(int i) => Encoding.Latin1.GetString(Request.Arg(i));
-    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
+    public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
+    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>
     public void Error(string text)

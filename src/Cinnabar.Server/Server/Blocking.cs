@@ -25,21 +25,24 @@ public sealed partial class CinnabarServer
     readonly HashSet<BlockKey> readySet = new(new BlockKeyComparer());
     public readonly List<Client> BlockedClients = new();
 
-    /// <summary>getTimeoutFromObjectOrReply for second-based timeouts: absolute deadline in ms, 0 = forever.</summary>
+    /// <summary>getTimeoutFromObjectOrReply (seconds or milliseconds): absolute deadline in ms, 0 = forever.</summary>
     public bool TryParseBlockTimeout(Client c, int arg, bool seconds, out long deadlineMs)
     {
         deadlineMs = 0;
         long ms;
         if (seconds)
         {
-            if (!Numbers.TryParseDouble(c.Arg(arg), out double d) || c.Arg(arg).Length > 5119)
+            // string2ld decides what is a number (a long double: 1e-400 is one, 1e-5000 is not).
+            if (!LongDouble.TryParse(c.Arg(arg), out var ld) || !Numbers.TryParseDouble(c.Arg(arg), out double d))
             {
                 c.Error("ERR timeout is not a float or out of range");
                 return false;
             }
-            d *= 1000.0;
-            if (d >= long.MaxValue || d <= long.MinValue) ms = d > 0 ? long.MaxValue : long.MinValue;
-            else ms = (long)d;
+            // Redis 7.0.8+ rounds up to whole milliseconds (0.0001 s waits 1 ms, not forever); a value beyond the
+            // range of long long converts to LLONG_MIN on x86 and so reads as negative.
+            d = Math.Ceiling(d * 1000.0);
+            if (d == 0 && !ld.IsZero && !ld.Negative && ld.IsFinite) d = 1;     // below double's range, not long double's
+            ms = d >= -9.223372036854775808e18 && d < 9.223372036854775808e18 ? (long)d : long.MinValue;
         }
         else if (!Numbers.TryParseInt64(c.Arg(arg), out ms))
         {
@@ -47,11 +50,8 @@ public sealed partial class CinnabarServer
             return false;
         }
         if (ms < 0) { c.Error("ERR timeout is negative"); return false; }
-        if (ms > 0)
-        {
-            if (ms > long.MaxValue - Clock.NowMs) { c.Error("ERR timeout is out of range"); return false; }
-            ms += Clock.NowMs;
-        }
+        // Redis 7.0 has no upper bound: a deadline past the end of time never fires, as if the timeout were 0.
+        if (ms > 0) ms = ms > long.MaxValue - Clock.NowMs ? 0 : ms + Clock.NowMs;
         deadlineMs = ms;
         return true;
     }
@@ -108,17 +108,18 @@ public sealed partial class CinnabarServer
                     var db = Dbs[bk.Db];
                     int i = db.Find(bk.Key);
                     if (i < 0 || Values.TypeOf(db.Table.At(i).Value) != c.BlockedType) break;
-                    Reexecute(c);
+                    Reexecute(c, bk.Key);
                 }
             }
         }
     }
 
-    void Reexecute(Client c)
+    void Reexecute(Client c, byte[] readyKey)
     {
         c.Reexecuting = true;
         c.Reblocked = false;
         c.ArgOverride = c.BlockedArgs;
+        c.ServingKey = readyKey;
         try
         {
             var cmd = Commands.LookupArgs(c);
@@ -127,6 +128,7 @@ public sealed partial class CinnabarServer
         finally
         {
             c.ArgOverride = null;
+            c.ServingKey = null;
             c.Reexecuting = false;
         }
         if (c.Reblocked) return;

@@ -11,27 +11,6 @@ public sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqu
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 }
 
-/// <summary>A list value (Redis 7.0 reports every list as "quicklist"). Placeholder until the list family lands.</summary>
-public sealed class ListValue : IRedisObject
-{
-    public readonly List<byte[]> Items = new();
-    public ValueType Type => ValueType.List;
-    public string EncodingName => "quicklist";
-    public long Cost => 40 + Items.Sum(i => 32L + i.Length);
-
-    public IRedisObject Clone()
-    {
-        var copy = new ListValue();
-        foreach (var i in Items) copy.Items.Add(i.ToArray());
-        return copy;
-    }
-
-    public void Digest(byte[] digest)
-    {
-        foreach (var item in Items) Storage.Digest.Mix(digest, item);
-    }
-}
-
 /// <summary>A set value: "intset" while every member is an integer and there are few, else "hashtable". Placeholder.</summary>
 public sealed class SetValue : IRedisObject
 {
