@@ -150,6 +150,7 @@ public static class Commands_Client
         t.Register("client|unpause", c => { c.Server.Unpause(); c.Reply.Ok(); });
         t.Register("client|reply", ReplyMode);
         t.Register("client|no-evict", NoEvict);
+        t.Register("client|unblock", Unblock);
         t.Register("client|help", Help);
     }
 
@@ -228,6 +229,31 @@ public static class Commands_Client
             sb.Append(InfoLine(c.Server, cl)).Append('\n');
         }
         c.Reply.Verbatim(sb.ToString());
+    }
+
+    /// <summary>CLIENT UNBLOCK id [TIMEOUT|ERROR]: answers a client blocked on keys as a timeout would, or with UNBLOCKED.</summary>
+    static void Unblock(Client c)
+    {
+        if (c.ArgCount > 4)
+        {
+            c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try CLIENT HELP.");
+            return;
+        }
+        bool error = false;
+        if (c.ArgCount == 4)
+        {
+            if (c.ArgIs(3, "error")) error = true;
+            else if (!c.ArgIs(3, "timeout")) { c.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"); return; }
+        }
+        if (!c.TryArgLong(2, out long id)) return;
+        if (!c.Server.Clients.TryGetValue(id, out var target) || (target.Flags & ClientFlags.Blocked) == 0)
+        {
+            c.Reply.Integer(0);
+            return;
+        }
+        if (error) c.Server.UnblockWithError(target);
+        else c.Server.UnblockWithTimeout(target);
+        c.Reply.Integer(1);
     }
 
     static void Kill(Client c)

@@ -348,7 +348,7 @@ public sealed class ListValue : IRedisObject
                 var ch = ChunkAt(i);
                 removed += CompactForward(ch, value, limit - removed);
                 if (ch.Count == 0) RemoveChunk(i);
-                else i++;
+                else { ShrinkIfSparse(ch); i++; }
             }
         }
         else
@@ -358,10 +358,24 @@ public sealed class ListValue : IRedisObject
                 var ch = ChunkAt(i);
                 removed += CompactBackward(ch, value, limit - removed);
                 if (ch.Count == 0) RemoveChunk(i);
+                else ShrinkIfSparse(ch);
             }
         }
         count -= removed;
         return removed;
+    }
+
+    /// <summary>Gives memory back after removals left a chunk mostly empty (as a listpack shrinks on delete).</summary>
+    void ShrinkIfSparse(Chunk ch)
+    {
+        int used = ch.Used, n = ch.Count;
+        if (ch.Buf.Length >= 256 && used * 4 < ch.Buf.Length || ch.Off.Length >= 64 && (n + 1) * 4 < ch.Off.Length)
+        {
+            int bufLen = Pow2AtLeast(used * 2, 16), offLen = Pow2AtLeast((n + 1) * 2, 4);
+            if (bufLen >= ch.Buf.Length) bufLen = ch.Buf.Length;
+            if (offLen >= ch.Off.Length) offLen = ch.Off.Length;
+            Relayout(ch, bufLen, offLen, (bufLen - used) / 2, (offLen - n - 1) / 2);
+        }
     }
 
     static int CompactForward(Chunk ch, ReadOnlySpan<byte> value, long limit)

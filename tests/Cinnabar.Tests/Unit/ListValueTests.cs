@@ -137,6 +137,21 @@ public sealed class ListValueTests
     }
 
     [Fact]
+    public void RemovalsGiveMemoryBack()
+    {
+        var list = new ListValue();
+        var keep = new byte[] { 7 };
+        var drop = new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 };
+        for (int i = 0; i < 100_000; i++) list.PushBack(i % 50 == 0 ? keep : drop);
+        long full = list.Cost;
+        Assert.Equal(98_000, list.RemoveEqual(drop, 0, fromTail: i_fromTail()));
+        Assert.Equal(2_000, list.Count);
+        Assert.True(list.Cost * 10 < full, $"cost {list.Cost} of {full}");
+        for (long i = 0; i < list.Count; i++) Assert.True(list.Get(i).SequenceEqual(keep));
+        static bool i_fromTail() => false;
+    }
+
+    [Fact]
     public void QueueAndStackPatternsKeepChunksFull()
     {
         var list = new ListValue();
