@@ -252,7 +252,7 @@ public static class Commands_Client
             return;
         }
         if (error) c.Server.UnblockWithError(target);
-        else c.Server.UnblockWithTimeout(target);
+        else c.Server.UnblockWithTimeout(target, viaClientUnblock: true);
         c.Reply.Integer(1);
     }
 

@@ -64,6 +64,8 @@ public sealed class Client
     public long BlockDeadlineMs;
     public Storage.ValueType BlockedType;
     public Action<Client> OnBlockTimeout;
+    /// <summary>The command that blocked: its calls are counted when it is answered (served, timed out, unblocked).</summary>
+    public Commands.Command BlockedCommand;
     public bool Reexecuting, Reblocked;
     /// <summary>While a blocked command runs again: the key whose readiness woke it (Redis 7.0 serves from that key).</summary>
     public byte[] ServingKey;

@@ -141,6 +141,7 @@ public sealed partial class CinnabarServer
     {
         var previous = CurrentClient;
         CurrentClient = c;
+        long errorsBefore = Stats.TotalErrorReplies;
         try
         {
             cmd.Handler(c);
@@ -154,8 +155,12 @@ public sealed partial class CinnabarServer
         {
             CurrentClient = previous;
         }
-        cmd.Calls++;
-        Stats.CommandsProcessed++;
+        // Served (not blocked again): the call counts now; total_commands_processed counted it when it arrived.
+        if (!c.Reblocked)
+        {
+            cmd.Calls++;
+            if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
+        }
     }
 
     void RemoveBlocked(Client c)
@@ -175,12 +180,18 @@ public sealed partial class CinnabarServer
         c.BlockedArgs = null;
         c.BlockedKeys = null;
         c.OnBlockTimeout = null;
+        c.BlockedCommand = null;
     }
 
     /// <summary>Answers a blocked client as if its timeout had passed (timeout, CLIENT UNBLOCK TIMEOUT).</summary>
-    public void UnblockWithTimeout(Client c)
+    public void UnblockWithTimeout(Client c, bool viaClientUnblock = false)
     {
         var reply = c.OnBlockTimeout;
+        if (c.BlockedCommand != null)
+        {
+            c.BlockedCommand.Calls++;
+            if (viaClientUnblock) c.BlockedCommand.FailedCalls++;     // Redis 7.0 counts CLIENT UNBLOCK as failed
+        }
         RemoveBlocked(c);
         reply?.Invoke(c);
         if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
@@ -190,6 +201,11 @@ public sealed partial class CinnabarServer
     /// <summary>CLIENT UNBLOCK ... ERROR.</summary>
     public void UnblockWithError(Client c)
     {
+        if (c.BlockedCommand != null)
+        {
+            c.BlockedCommand.Calls++;
+            c.BlockedCommand.FailedCalls++;
+        }
         RemoveBlocked(c);
         c.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         Loop.MarkPendingWrite(c);

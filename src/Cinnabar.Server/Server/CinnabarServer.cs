@@ -175,8 +175,16 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
-        cmd.Calls++;
-        cmd.Microseconds += usec;
+        if ((c.Flags & ClientFlags.Blocked) != 0)
+        {
+            // Redis counts a blocking command's call once it is answered (updateStatsOnUnblock).
+            c.BlockedCommand = cmd;
+        }
+        else
+        {
+            cmd.Calls++;
+            cmd.Microseconds += usec;
+        }
         if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
         Stats.CommandsProcessed++;
         if (usec >= Settings.SlowlogLogSlowerThan && Settings.SlowlogLogSlowerThan >= 0 && (cmd.Flags & CommandFlags.SkipSlowlog) == 0)
