@@ -311,7 +311,8 @@ public sealed class ListValue : IRedisObject
             value.CopyTo(ch.Buf.AsSpan(s));
             return;
         }
-        var b = new ChunkBuilder(ch.Count, ch.Used - len + value.Length);
+        int bytes = SmallBytes(ch) - (len > MaxChunkBytes ? 0 : len) + (value.Length > MaxChunkBytes ? 0 : value.Length);
+        var b = new ChunkBuilder(ch.Count, bytes);
         for (int k = 0; k < ch.Count; k++) b.Append(k == e ? value : ch.Entry(k));
         ReplaceChunk(ci, b.Finish());
     }
@@ -323,7 +324,7 @@ public sealed class ListValue : IRedisObject
         int at = after ? e + 1 : e;     // the new element's position inside the chunk
         if (at == 0 && ci == 0) { PushFront(value); return; }
         if (at == ch.Count && ci == nchunks - 1) { PushBack(value); return; }
-        var b = new ChunkBuilder(ch.Count + 1, ch.Used + value.Length);
+        var b = new ChunkBuilder(ch.Count + 1, SmallBytes(ch) + (value.Length > MaxChunkBytes ? 0 : value.Length));
         for (int k = 0; k <= ch.Count; k++)
         {
             if (k == at) b.Append(value);
@@ -332,6 +333,9 @@ public sealed class ListValue : IRedisObject
         count++;
         ReplaceChunk(ci, b.Finish());
     }
+
+    /// <summary>Bytes of a chunk's elements that share chunks (an element over the chunk limit has a chunk of its own).</summary>
+    static int SmallBytes(Chunk ch) => ch.Count == 1 && ch.Used > MaxChunkBytes ? 0 : ch.Used;
 
     /// <summary>
     /// LREM: removes up to <paramref name="limit"/> elements equal to <paramref name="value"/> (all when limit is
@@ -483,12 +487,24 @@ public sealed class ListValue : IRedisObject
             maxEntries = (entries + parts - 1) / parts;
             maxBytes = (bytes + parts - 1) / parts;
             if (parts == 1) { maxEntries = MaxChunkEntries; maxBytes = Math.Max(MaxChunkBytes, bytes); }
-            int perBytes = Math.Min(bytes, maxBytes);
-            cur = new Chunk(Math.Max(16, perBytes), Math.Max(4, Math.Min(entries, maxEntries) + 1));
+            cur = new Chunk(Math.Max(16, Math.Min(bytes, maxBytes)), Math.Max(4, Math.Min(entries, maxEntries) + 1));
         }
 
         public void Append(ReadOnlySpan<byte> v)
         {
+            if (v.Length > MaxChunkBytes)
+            {
+                if (cur.Count > 0)
+                {
+                    output.Add(cur);
+                    cur = new Chunk(Math.Max(16, maxBytes), maxEntries + 1);
+                }
+                var big = new Chunk(v.Length, 2) { OHi = 1 };
+                v.CopyTo(big.Buf);
+                big.Off[1] = v.Length;
+                output.Add(big);
+                return;
+            }
             if (cur.Count > 0 && (cur.Count + 1 > maxEntries || cur.Used + v.Length > maxBytes))
             {
                 output.Add(cur);
@@ -508,7 +524,7 @@ public sealed class ListValue : IRedisObject
 
         public List<Chunk> Finish()
         {
-            output.Add(cur);
+            if (cur.Count > 0 || output.Count == 0) output.Add(cur);
             return output;
         }
     }

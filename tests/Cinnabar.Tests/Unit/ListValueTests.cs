@@ -137,6 +137,24 @@ public sealed class ListValueTests
     }
 
     [Fact]
+    public void BigElementsInTheMiddleGetChunksOfTheirOwn()
+    {
+        var list = new ListValue();
+        for (int i = 0; i < 1000; i++) list.PushBack(new[] { (byte)(i % 251) });
+        int before = list.ChunkCount;
+        Assert.True(before <= 2);
+        list.Locate(500, out int ci, out int e);
+        list.Insert(ci, e, false, new byte[20000]);
+        Assert.Equal(before + 2, list.ChunkCount);
+        list.Set(500, new byte[] { 9 });
+        list.Set(501, new byte[30000]);
+        Assert.True(list.ChunkCount <= before + 4, $"{list.ChunkCount} chunks");
+        Assert.Equal(1001, list.Count);
+        Assert.Equal(30000, list.Get(501).Length);
+        Assert.True(list.Get(500).SequenceEqual(new byte[] { 9 }));
+    }
+
+    [Fact]
     public void RemovalsGiveMemoryBack()
     {
         var list = new ListValue();
