@@ -15,5 +15,7 @@ public static class CommandRegistry
         DebugCommands.Register(t);
         TransactionCommands.Register(t);
         PubSubCommands.Register(t);
+        ScriptingCommands.Register(t);
+        FunctionCommands.Register(t);
     }
 }

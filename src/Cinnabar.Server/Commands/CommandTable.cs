@@ -277,6 +277,9 @@ public sealed class CommandTable
         return byName.TryGetValue(lower, out var cmd) && cmd.Implemented ? cmd : null;
     }
 
+    /// <summary>A container's subcommand by name, or null (redis.call's lookup).</summary>
+    public static Command LookupSubcommand(Command parent, ReadOnlySpan<byte> name) => LookupSub(parent, name);
+
     static Command LookupSub(Command parent, ReadOnlySpan<byte> name)
     {
         if (name.Length > 64) return null;

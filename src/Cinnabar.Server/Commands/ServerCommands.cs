@@ -119,6 +119,11 @@ public static class ServerCommands
             return;
         }
         _ = now; _ = force;
+        if (!nosave && c.Server.BusyScriptError != null)
+        {
+            c.Error(c.Server.BusyScriptError);   // a busy script: only SHUTDOWN NOSAVE
+            return;
+        }
         c.Server.PrepareForShutdownAndExit(nosave, save);
     }
 

@@ -20,6 +20,7 @@ public enum ClientFlags
     Closed = 512,
     Paused = 1024,
     Blocked = 2048,
+    Protected = 4096,   // runs a busy script: not read from or freed until the script ends
 }
 
 /// <summary>A client connection: its socket, receive and send buffers, and the session state Redis keeps per client.</summary>
@@ -83,8 +84,8 @@ public sealed class Client
     public int ArgCount => ArgOverride?.Length ?? Request.ArgCount;
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
-    public string ArgString(int i) => Encoding.Latin1.GetString(Request.Arg(i));
-    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
+    public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
+    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>
     public void Error(string text)

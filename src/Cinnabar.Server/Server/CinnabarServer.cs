@@ -146,6 +146,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
             return;
         }
+        // A script running past busy-reply-threshold: only allow-busy commands (SCRIPT KILL, SHUTDOWN ...).
+        if (BusyScriptError != null && (cmd.Flags & CommandFlags.AllowBusy) == 0)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, BusyScriptError, replyMark);
+            return;
+        }
         if (c.InMulti && !RunsImmediatelyInMulti(cmd))
         {
             var args = new byte[c.ArgCount][];
