@@ -17,6 +17,7 @@ public static class ScriptingCommands
         t.Register("script|flush", ScriptFlush);
         t.Register("script|kill", c => c.Server.Scripting.Kill(c, isEval: true));
         t.Register("script|help", ScriptHelp);
+        t.Register("script|debug", ScriptDebug);
     }
 
     /// <summary>The keys and arguments after numkeys; false (error sent) when numkeys is bad.</summary>
@@ -108,8 +109,18 @@ public static class ScriptingCommands
         c.Reply.Ok();
     }
 
+    /// <summary>SCRIPT DEBUG: the Lua debugger (ldb) is not provided; NO is accepted.</summary>
+    static void ScriptDebug(Client c)
+    {
+        if (c.ArgIs(2, "no")) { c.Reply.Ok(); return; }
+        if (c.ArgIs(2, "yes") || c.ArgIs(2, "sync")) { c.Error("ERR The Lua debugger is not available on this server"); return; }
+        c.Error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    }
+
     static void ScriptHelp(Client c) => HelpReply.Write(c, "SCRIPT", new[]
     {
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
         "EXISTS <sha1> [<sha1> ...]",
         "    Return information about the existence of the scripts in the script cache.",
         "FLUSH [ASYNC|SYNC]",
@@ -122,7 +133,5 @@ public static class ScriptingCommands
         "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
-        "DEBUG (YES|SYNC|NO)",
-        "    Set the debug mode for subsequent scripts executed.",
     });
 }

@@ -102,11 +102,19 @@ public sealed unsafe partial class LuaEngine : IDisposable
         lua_pushvalue(L, GLOBALSINDEX);
         PushApi();
         PushString(L, FunctionMode ? "function" : "eval");
-        if (lua_pcall(L, 3, 3, 0) != 0) throw new InvalidOperationException("sandbox: " + ToStr(L, -1));
-        // stack: P_G, MG, LIBG
+        if (lua_pcall(L, 3, 8, 0) != 0) throw new InvalidOperationException("sandbox: " + ToStr(L, -1));
+        // stack: P_G, MG, LIBG, real, P_GM, P_strmeta, raw next, ipairs iterator
+        refIpairsAux = luaL_ref(L, REGISTRYINDEX);
+        refRawNext = luaL_ref(L, REGISTRYINDEX);
+        refStringMetaShown = luaL_ref(L, REGISTRYINDEX);
+        refGlobalsMetaShown = luaL_ref(L, REGISTRYINDEX);
+        refProxies = luaL_ref(L, REGISTRYINDEX);
         refLibGlobals = luaL_ref(L, REGISTRYINDEX);
         refGlobalsMeta = luaL_ref(L, REGISTRYINDEX);
+        lua_pushvalue(L, -1);
+        refGlobalsProxy = luaL_ref(L, REGISTRYINDEX);
         lua_replace(L, GLOBALSINDEX);   // the proxy becomes the globals of every chunk compiled from now on
+        RegisterBuiltins();
 
         PushFunction(L, &ErrorHandler);
         refErrorHandler = luaL_ref(L, REGISTRYINDEX);

@@ -82,19 +82,22 @@ public static unsafe class LuaStruct
 
     static string ArgError(nint l, int n, string fname, string msg) => LuaEngine.Where(l, 1) + $"bad argument #{n} to '{fname}' ({msg})";
 
-    static string CheckString(nint l, int n, string fname, out byte[] s)
+    /// <summary>pack pushes a nil mark after its arguments, so the first missing one reads "nil".</summary>
+    static string TypeName(nint l, int n, int nilAt) => n == nilAt ? "nil" : LuaEngine.TypeName(l, n);
+
+    static string CheckString(nint l, int n, string fname, out byte[] s, int nilAt = -1)
     {
         s = null;
         int t = lua_type(l, n);
-        if (t != TSTRING && t != TNUMBER) return ArgError(l, n, fname, $"string expected, got {LuaEngine.TypeName(l, n)}");
+        if (t != TSTRING && t != TNUMBER) return ArgError(l, n, fname, $"string expected, got {TypeName(l, n, nilAt)}");
         s = ToBytes(l, n);
         return null;
     }
 
-    static double CheckNumber(nint l, int n, string fname)
+    static double CheckNumber(nint l, int n, string fname, int nilAt = -1)
     {
         double d = lua_tonumber(l, n);
-        if (d == 0 && lua_isnumber(l, n) == 0) throw new StructError(ArgError(l, n, fname, $"number expected, got {LuaEngine.TypeName(l, n)}"));
+        if (d == 0 && lua_isnumber(l, n) == 0) throw new StructError(ArgError(l, n, fname, $"number expected, got {TypeName(l, n, nilAt)}"));
         return d;
     }
 
@@ -106,6 +109,7 @@ public static unsafe class LuaStruct
             string err = CheckString(l, 1, "pack", out var fmtBytes);
             if (err != null) return LuaEngine.Fail(l, err);
             string fmt = CString(fmtBytes);
+            int nilAt = lua_gettop(l) + 1;
             var h = new Header { Little = true, Align = 1 };
             int arg = 2;
             long total = 0;
@@ -122,7 +126,7 @@ public static unsafe class LuaStruct
                 {
                     case 'b': case 'B': case 'h': case 'H': case 'l': case 'L': case 'T': case 'i': case 'I':
                     {
-                        double n = CheckNumber(l, arg++, "pack");
+                        double n = CheckNumber(l, arg++, "pack", nilAt);
                         ulong value = n < 0 ? (ulong)LuaEngine.TruncateToLong(n) : DoubleToULong(n);
                         var buf = new byte[size];
                         if (h.Little) for (int k = 0; k < size; k++) { buf[k] = (byte)value; value = k < 7 ? value >> 8 : 0; }
@@ -135,7 +139,7 @@ public static unsafe class LuaStruct
                         break;
                     case 'f':
                     {
-                        float f = (float)CheckNumber(l, arg++, "pack");
+                        float f = (float)CheckNumber(l, arg++, "pack", nilAt);
                         var bytes = BitConverter.GetBytes(f);
                         if (!h.Little) Array.Reverse(bytes);
                         b.AddRange(bytes);
@@ -143,7 +147,7 @@ public static unsafe class LuaStruct
                     }
                     case 'd':
                     {
-                        double d = CheckNumber(l, arg++, "pack");
+                        double d = CheckNumber(l, arg++, "pack", nilAt);
                         var bytes = BitConverter.GetBytes(d);
                         if (!h.Little) Array.Reverse(bytes);
                         b.AddRange(bytes);
@@ -151,7 +155,7 @@ public static unsafe class LuaStruct
                     }
                     case 'c': case 's':
                     {
-                        err = CheckString(l, arg++, "pack", out var s);
+                        err = CheckString(l, arg++, "pack", out var s, nilAt);
                         if (err != null) return LuaEngine.Fail(l, err);
                         if (size == 0) size = s.Length;
                         if (s.Length < size) return LuaEngine.Fail(l, ArgError(l, arg, "pack", "string too short"));

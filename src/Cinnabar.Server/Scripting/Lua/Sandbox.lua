@@ -9,7 +9,8 @@
 --
 -- Arguments: G (the real globals), api (C# functions), mode ("eval" or "function").
 -- Returns: the globals proxy, its metatable (whose __index the functions engine switches while loading
--- a library), and the library-load globals (functions engine only).
+-- a library), the library-load globals (functions engine only), the proxy -> table map, the metatables
+-- getmetatable shows for _G and strings, and the raw next / ipairs iterator.
 
 local G, api, mode = ...
 
@@ -76,92 +77,9 @@ G.math.random = api.math_random
 G.math.randomseed = api.math_randomseed
 
 -- ---- builtins that would see through or around the proxies ----
-do
-  local rawset = raw_rawset
-  G.rawset = function(t, k, v)
-    if real[t] then error(RO, 0) end
-    return rawset(t, k, v)
-  end
-end
-do
-  local rawget = raw_rawget
-  G.rawget = function(t, k)
-    local r = real[t]
-    if r then t = r end
-    return rawget(t, k)
-  end
-end
-do
-  local next = raw_next
-  G.next = function(...)
-    if select('#', ...) == 0 then error("bad argument #1 to 'next' (table expected, got no value)", 2) end
-    local t, k = ...
-    local r = real[t]
-    if r then t = r end
-    return next(t, k)
-  end
-end
-do
-  local pairs = raw_pairs
-  G.pairs = function(...)
-    local t = ...
-    if type(t) ~= 'table' then
-      error("bad argument #1 to 'pairs' (table expected, got " .. argtype(1, ...) .. ")", 2)
-    end
-    local r = real[t]
-    if r then return raw_next, r, nil end
-    return pairs(t)
-  end
-end
-do
-  local ipairs = raw_ipairs
-  G.ipairs = function(...)
-    local t = ...
-    if type(t) ~= 'table' then
-      error("bad argument #1 to 'ipairs' (table expected, got " .. argtype(1, ...) .. ")", 2)
-    end
-    local r = real[t]
-    if r then t = r end
-    return ipairs(t)
-  end
-end
-do
-  local setmetatable = raw_setmetatable
-  G.setmetatable = function(...)
-    local t, mt = ...
-    if real[t] then
-      local tm = type(mt)
-      if tm ~= 'nil' and tm ~= 'table' then error("bad argument #2 to 'setmetatable' (nil or table expected)", 2) end
-      error(RO, 0)
-    end
-    return setmetatable(...)
-  end
-end
-do
-  local loadstring = raw_loadstring
-  G.loadstring = function(s, chunkname)
-    if type(s) == 'string' and strsub(s, 1, 1) == '\27' then
-      return nil, 'binary chunks are not allowed'
-    end
-    return loadstring(s, chunkname)
-  end
-  G.load = function(...)
-    local f, chunkname = ...
-    if type(f) ~= 'function' then
-      error("bad argument #1 to 'load' (function expected, got " .. argtype(1, ...) .. ")", 2)
-    end
-    local parts = {}
-    while true do
-      local piece = f()
-      if piece == nil or piece == '' then break end
-      if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
-      parts[#parts + 1] = piece
-    end
-    local s = tconcat(parts)
-    if strsub(s, 1, 1) == '\27' then return nil, 'binary chunks are not allowed' end
-    return loadstring(s, chunkname or '=(load)')
-  end
-end
+-- rawset, rawget, next, pairs, ipairs, unpack, setmetatable, getmetatable, loadstring and load are
+-- replaced from C# after this chunk (C functions keep the script's frame for error positions).
+
 do
   -- Redis 7 overrides pcall so an error raised as a table {err=...} (redis.call) is caught as its text.
   local function fix(ok, ...)
@@ -203,18 +121,6 @@ raw_setmetatable(G, { __index = nonexistent })
 raw_rawset(G, '_G', P_G)
 local P_GM = protect({ __index = nonexistent })
 
-do
-  local getmetatable = raw_getmetatable
-  G.getmetatable = function(...)
-    if select('#', ...) == 0 then error("bad argument #1 to 'getmetatable' (value expected)", 2) end
-    local o = ...
-    if o == P_G then return P_GM end
-    if real[o] then return nil end
-    if type(o) == 'string' then return P_strmeta end
-    return getmetatable(o)
-  end
-end
-
 -- The globals a library sees while FUNCTION LOAD runs it: only redis.register_function, redis.log and
 -- the version fields (with the same error for anything else).
 local LIBG = nil
@@ -230,4 +136,5 @@ if mode == 'function' then
   raw_setmetatable(LIBG, { __index = nonexistent })
 end
 
-return P_G, MG, LIBG
+local ipairsaux = raw_ipairs({})
+return P_G, MG, LIBG, real, P_GM, P_strmeta, raw_next, ipairsaux
