@@ -149,7 +149,12 @@ public static class FunctionCommands
 
     static void Flush(Client c)
     {
-        if (c.ArgCount > 3 || (c.ArgCount == 3 && !c.ArgIs(2, "sync") && !c.ArgIs(2, "async")))
+        if (c.ArgCount > 3)
+        {
+            c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try FUNCTION HELP.");
+            return;
+        }
+        if (c.ArgCount == 3 && !c.ArgIs(2, "sync") && !c.ArgIs(2, "async"))
         {
             c.Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
             return;
@@ -169,7 +174,7 @@ public static class FunctionCommands
         if (!CheckAvailable(c)) return;
         if (c.ArgCount > 4)
         {
-            c.Error($"ERR unknown subcommand or wrong number of arguments for '{Encoding.Latin1.GetString(c.Arg(1))}'. Try FUNCTION HELP.");
+            c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try FUNCTION HELP.");
             return;
         }
         string policy = "append";
@@ -239,6 +244,7 @@ public static class FunctionCommands
         "    Return general information on all the libraries:",
         "    * Library name",
         "    * The engine used to run the Library",
+        "    * Library description",
         "    * Functions list",
         "    * Library code (if WITHCODE is given)",
         "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",

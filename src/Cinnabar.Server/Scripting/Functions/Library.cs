@@ -29,7 +29,7 @@ public sealed class LibraryBuilder
     public string AddFunction(string name, int fnRef, string desc, ScriptFlags flags)
     {
         if (!Library.ValidName(name))
-            return "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+            return "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";   // sic: Redis 7.0 says "Library" here too
         foreach (var f in Lib.Functions)
             if (f.Name == name) return "Function already exists in the library";
         Lib.Functions.Add(new FunctionInfo { Name = name, Description = desc, Flags = flags, Ref = fnRef, Library = Lib });
@@ -45,7 +45,7 @@ public sealed class Library
 {
     readonly ScriptingState state;
     public readonly List<LibraryInfo> Libraries = new();
-    public readonly Dictionary<string, FunctionInfo> ByName = new(StringComparer.Ordinal);
+    public readonly Dictionary<string, FunctionInfo> ByName = new(StringComparer.OrdinalIgnoreCase);   // FCALL ignores case
 
     public Library(ScriptingState state) => this.state = state;
 
@@ -229,7 +229,7 @@ public sealed class Library
         // Compile everything into a scratch list first, as Redis loads into a new library context.
         var loaded = new List<LibraryInfo>();
         var savedLibs = Libraries.ToList();
-        var savedNames = new Dictionary<string, FunctionInfo>(ByName);
+        var savedNames = new Dictionary<string, FunctionInfo>(ByName, StringComparer.OrdinalIgnoreCase);
         if (policy == "flush")
         {
             Libraries.Clear();

@@ -56,9 +56,12 @@ R.log = api.log
 R.setresp = api.setresp
 R.set_repl = api.set_repl
 R.acl_check_cmd = api.acl_check_cmd
-R.replicate_commands = function() return true end
-R.breakpoint = function() return false end
-R.debug = function() end
+if mode == 'eval' then
+  -- Only the EVAL engine has these (scriptingInit adds them; the functions engine does not).
+  R.replicate_commands = function() return true end
+  R.breakpoint = function() return false end
+  R.debug = function() end
+end
 R.LOG_DEBUG, R.LOG_VERBOSE, R.LOG_NOTICE, R.LOG_WARNING = 0, 1, 2, 3
 R.REPL_NONE, R.REPL_AOF, R.REPL_SLAVE, R.REPL_REPLICA, R.REPL_ALL = 0, 1, 2, 2, 3
 R.REDIS_VERSION, R.REDIS_VERSION_NUM = api.version, api.version_num
