@@ -248,7 +248,13 @@ TESTS=(
     "MSET(10 keys) P16|mset|16|3"
     "SET 1KB P1|set|1|1024"
     "GET 1KB P1|get|1|1024"
+    "EVALSHA P1|evalsha|1|3"
+    "EVALSHA P16|evalsha|16|3"
 )
+
+# The EVALSHA test: SCRIPT LOAD right before the run (a restarted server has an empty cache), then
+# redis-benchmark sends EVALSHA <sha> 1 key:<random> as a custom command.
+EVALSHA_SCRIPT="return redis.call('incr', KEYS[1])"
 
 declare -A TP_PID=() TP_PORT=()
 
@@ -277,8 +283,14 @@ run_one() {  # kind round label test pipeline dsize
     outf="$WORK/rb-$kind-$rnd-$test-P$pipe-d$dsize.csv"
     c0=$(cpu_ticks "$pid")
     t0=$(now_us)
+    local -a what=(-t "$test")
+    if [[ $test == evalsha ]]; then
+        local sha
+        sha=$(timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$port" SCRIPT LOAD "$EVALSHA_SCRIPT" 2>/dev/null)
+        what=(EVALSHA "$sha" 1 "key:__rand_int__")
+    fi
     bounded "$BENCH_TIMEOUT" "$outf" "$errf" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" --csv \
-        -t "$test" -n "$N" -r "$KEYSPACE" -c "$CLIENTS" -P "$pipe" -d "$dsize"
+        -n "$N" -r "$KEYSPACE" -c "$CLIENTS" -P "$pipe" -d "$dsize" "${what[@]}"
     rc=$?
     t1=$(now_us)
     c1=$(cpu_ticks "$pid") || c1=""

@@ -219,8 +219,9 @@ public static class FunctionCommands
             w.Bulk("name");
             w.Bulk(run.Name);
             w.Bulk("command");
-            w.ArrayHeader(run.CallerArgs.Length);
-            foreach (var a in run.CallerArgs) w.Bulk(a);
+            var caller = run.Caller;   // still on its FCALL: its arguments are intact while the script runs
+            w.ArrayHeader(caller.ArgCount);
+            for (int i = 0; i < caller.ArgCount; i++) w.Bulk(caller.Arg(i));
             w.Bulk("duration_ms");
             w.Integer(run.ElapsedMs);
         }

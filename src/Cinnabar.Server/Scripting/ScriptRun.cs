@@ -51,7 +51,6 @@ public sealed class ScriptRun
     public bool TimedOut, Killed, WriteDirty;
     public string KilledAt;        // "source:line" where SCRIPT KILL stopped it
     public int ReplFlags = 3;
-    public byte[][] CallerArgs;
 
     public long ElapsedMs => (Stopwatch.GetTimestamp() - StartTicks) * 1000 / Stopwatch.Frequency;
 }

@@ -163,8 +163,6 @@ public sealed class ScriptingState
             AllowOom = !compat && (flags & ScriptFlags.AllowOom) != 0,
             Oom = Server.Settings.MaxMemory > 0 && !Server.EnsureMemory(),
         };
-        run.CallerArgs = new byte[c.ArgCount][];
-        for (int i = 0; i < c.ArgCount; i++) run.CallerArgs[i] = c.ArgBytes(i);
         Current = run;
         try
         {
@@ -186,7 +184,9 @@ public sealed class ScriptingState
         var server = Server;
         // Redis's command table knows every 7.0 command; one this build does not implement yet is still
         // checked (arity, noscript) before it is refused.
-        var cmd = argv[0].Length <= 64 && Array.IndexOf(argv[0], (byte)'|') < 0 ? server.Commands.Find(Encoding.Latin1.GetString(argv[0]).ToLowerInvariant()) : null;
+        var cmd = server.Commands.LookupName(argv[0]);
+        if (cmd == null && argv[0].Length <= 64 && Array.IndexOf(argv[0], (byte)'|') < 0)
+            cmd = server.Commands.Find(Encoding.Latin1.GetString(argv[0]).ToLowerInvariant());
         if (cmd != null && cmd.Subcommands != null && argv.Length >= 2)
             cmd = argv[1].Length <= 64 ? cmd.Subcommands.GetValueOrDefault(Encoding.Latin1.GetString(argv[1]).ToLowerInvariant()) : null;
         if (cmd == null) return "Unknown Redis command called from script";

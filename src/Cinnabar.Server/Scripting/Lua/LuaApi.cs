@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Cinnabar.Server.Scripting.Lua;
@@ -47,7 +48,8 @@ public static unsafe class LuaApi
         {
             if (available == null)
             {
-                nint h = dlopen(Lib, RTLD_NOW | RTLD_GLOBAL);
+                // CINNABAR_LUA_LIB names another library to probe (tests use a missing one).
+                nint h = dlopen(Environment.GetEnvironmentVariable("CINNABAR_LUA_LIB") ?? Lib, RTLD_NOW | RTLD_GLOBAL);
                 if (h == 0)
                 {
                     nint e = dlerror();
@@ -70,6 +72,8 @@ public static unsafe class LuaApi
     }
 
     public static string LoadError => loadError;
+
+    // Calls marked SuppressGCTransition are short and never run Lua code (so never call back into C#).
 
     /// <summary>The address of lua_error itself, installed as a hook to raise from inside the VM (SCRIPT KILL).</summary>
     public static nint LuaErrorFunction;
@@ -101,42 +105,42 @@ public static unsafe class LuaApi
     [DllImport(Lib)] public static extern int luaopen_math(nint L);
     [DllImport(Lib)] public static extern int luaopen_debug(nint L);
 
-    [DllImport(Lib)] public static extern int lua_gettop(nint L);
-    [DllImport(Lib)] public static extern void lua_settop(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_pushvalue(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_remove(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_insert(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_replace(nint L, int idx);
-    [DllImport(Lib)] public static extern int lua_checkstack(nint L, int sz);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_gettop(nint L);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_settop(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushvalue(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_remove(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_insert(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_replace(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_checkstack(nint L, int sz);
 
-    [DllImport(Lib)] public static extern int lua_type(nint L, int idx);
-    [DllImport(Lib)] public static extern int lua_isnumber(nint L, int idx);
-    [DllImport(Lib)] public static extern int lua_isstring(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_type(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_isnumber(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_isstring(nint L, int idx);
     [DllImport(Lib)] public static extern int lua_iscfunction(nint L, int idx);
-    [DllImport(Lib)] public static extern double lua_tonumber(nint L, int idx);
-    [DllImport(Lib)] public static extern int lua_toboolean(nint L, int idx);
-    [DllImport(Lib)] public static extern byte* lua_tolstring(nint L, int idx, nuint* len);
-    [DllImport(Lib)] public static extern nuint lua_objlen(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern double lua_tonumber(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_toboolean(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern byte* lua_tolstring(nint L, int idx, nuint* len);
+    [DllImport(Lib), SuppressGCTransition] public static extern nuint lua_objlen(nint L, int idx);
     [DllImport(Lib)] public static extern nint lua_touserdata(nint L, int idx);
     [DllImport(Lib)] public static extern nint lua_topointer(nint L, int idx);
 
-    [DllImport(Lib)] public static extern void lua_pushnil(nint L);
-    [DllImport(Lib)] public static extern void lua_pushnumber(nint L, double n);
-    [DllImport(Lib)] public static extern void lua_pushlstring(nint L, byte* s, nuint len);
-    [DllImport(Lib)] public static extern void lua_pushcclosure(nint L, nint fn, int n);
-    [DllImport(Lib)] public static extern void lua_pushboolean(nint L, int b);
-    [DllImport(Lib)] public static extern void lua_pushlightuserdata(nint L, nint p);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushnil(nint L);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushnumber(nint L, double n);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushlstring(nint L, byte* s, nuint len);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushcclosure(nint L, nint fn, int n);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushboolean(nint L, int b);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_pushlightuserdata(nint L, nint p);
 
     [DllImport(Lib)] public static extern void lua_gettable(nint L, int idx);
     [DllImport(Lib)] public static extern void lua_getfield(nint L, int idx, byte* k);
-    [DllImport(Lib)] public static extern void lua_rawget(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_rawgeti(nint L, int idx, int n);
-    [DllImport(Lib)] public static extern void lua_createtable(nint L, int narr, int nrec);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_rawget(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_rawgeti(nint L, int idx, int n);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_createtable(nint L, int narr, int nrec);
     [DllImport(Lib)] public static extern int lua_getmetatable(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_rawset(nint L, int idx);
-    [DllImport(Lib)] public static extern void lua_rawseti(nint L, int idx, int n);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_rawset(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern void lua_rawseti(nint L, int idx, int n);
     [DllImport(Lib)] public static extern int lua_setmetatable(nint L, int idx);
-    [DllImport(Lib)] public static extern int lua_next(nint L, int idx);
+    [DllImport(Lib), SuppressGCTransition] public static extern int lua_next(nint L, int idx);
 
     [DllImport(Lib)] public static extern void lua_call(nint L, int nargs, int nresults);
     [DllImport(Lib)] public static extern int lua_pcall(nint L, int nargs, int nresults, int errfunc);
