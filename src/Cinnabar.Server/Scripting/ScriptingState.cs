@@ -143,7 +143,11 @@ public sealed class ScriptingState
     {
         if ((flags & ScriptFlags.EvalCompat) != 0) return null;
         if ((flags & ScriptFlags.AllowOom) == 0 && Server.Settings.MaxMemory > 0 && !Server.EnsureMemory())
-            return "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'";
+        {
+            // A script that may write counts as a deny-oom command (scriptFlagsToCmdFlags). A no-writes one
+            // runs: redis-server 7.0.15 does not refuse it either.
+            if ((flags & ScriptFlags.NoWrites) == 0) return "OOM command not allowed when used memory > 'maxmemory'.";
+        }
         if ((flags & ScriptFlags.NoWrites) == 0 && ro)
             return "ERR Can not execute a script with write flag using *_ro command.";
         return null;
