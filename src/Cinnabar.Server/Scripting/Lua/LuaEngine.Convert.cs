@@ -208,9 +208,11 @@ public sealed unsafe partial class LuaEngine
         if (lua_type(L, -1) == TSTRING)
         {
             string msg = CStringOf(ToBytes(L, -1));
-            Pop(L, 2);
+            Pop(L, 1);
+            bool counted = IgnoreErrorStats(L);
+            Pop(L, 1);
             msg = msg.TrimEnd('\r', '\n');
-            c.Error(msg);
+            ErrorReply(c, msg, counted);
             return true;
         }
         Pop(L, 1);

@@ -317,12 +317,29 @@ public sealed unsafe partial class LuaEngine : IDisposable
         RawGetField(L, -1, "line");
         string line = lua_isstring(L, -1) != 0 ? ToStr(L, -1) : null;
         Pop(L, 1);
+        bool counted = IgnoreErrorStats(L);
         err ??= "ERR unknown error";
         int nul = err.IndexOf('\0');
         if (nul >= 0) err = err[..nul];
         string text = err;
         if (source != null && line != null) text += $" script: {run.Name}, on {source}:{line}.";
-        c.Error(text);
+        ErrorReply(c, text, counted);
+    }
+
+    /// <summary>An error a redis.call already counted in the error stats (ignore_error_stats_update).</summary>
+    static bool IgnoreErrorStats(nint l)
+    {
+        RawGetField(l, -1, "ignore_error_stats_update");
+        bool b = lua_type(l, -1) == TBOOLEAN && lua_toboolean(l, -1) != 0;
+        Pop(l, 1);
+        return b;
+    }
+
+    /// <summary>ERR_REPLY_FLAG_NO_STATS_UPDATE: the reply without counting the error a second time.</summary>
+    static void ErrorReply(Client c, string text, bool alreadyCounted)
+    {
+        if (alreadyCounted) c.Reply.Error(text);
+        else c.Error(text);
     }
 
     // ------------------------------------------------------------------ FUNCTION LOAD
@@ -637,9 +654,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
             string callError = e.State.Call(run, sc, argv);
             if (callError != null)
             {
-                PushErrorTable(l, callError);
-                lua_pushboolean(l, 1);
-                RawSetField(l, -2, "ignore_error_stats_update");
+                PushErrorTable(l, callError);   // no command ran, so the error is counted when replied
                 return raise ? -1 : 1;
             }
             var reply = sc.Reply;
