@@ -372,8 +372,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
             if (rc != 0)
             {
                 string msg;
-                if (loadTimedOut) msg = "FUNCTION LOAD timeout";
-                else if (lua_type(L, -1) == TTABLE)
+                if (lua_type(L, -1) == TTABLE)
                 {
                     RawGetField(L, -1, "err");
                     msg = lua_isstring(L, -1) != 0 ? ToStr(L, -1) : "";
