@@ -240,6 +240,8 @@ public static unsafe class LuaApi
         lock (trampolines)
         {
             if (trampolines.TryGetValue(target, out var t)) return t;
+            // A page is written only while no trampoline on it has been handed out to Lua on another
+            // thread: engines make all of theirs at startup, the first time (see LuaEngine.Init).
             const int size = 48;
             if (codePage == 0 || codeUsed + size > PageSize)
             {

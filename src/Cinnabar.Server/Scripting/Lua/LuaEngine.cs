@@ -61,6 +61,9 @@ public sealed unsafe partial class LuaEngine : IDisposable
 
     void Init()
     {
+        // Every trampoline is made now, before any runs: making one later flips its code page writable.
+        Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&CountHook);
+        Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&LoadHook);
         L = luaL_newstate();
         OpenLib((nint)(delegate* unmanaged[Cdecl]<nint, int>)&OpenBase, "");
         OpenLib((nint)(delegate* unmanaged[Cdecl]<nint, int>)&OpenTable, "table");
