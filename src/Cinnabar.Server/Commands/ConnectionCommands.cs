@@ -106,7 +106,7 @@ public static class ConnectionCommands
             int more = c.ArgCount - 1 - j;
             if (c.ArgIs(j, "auth") && more >= 2) { userArg = j + 1; j += 2; }
             else if (c.ArgIs(j, "setname") && more >= 1) { nameArg = j + 1; j++; }
-            else { c.Error($"ERR Syntax error in HELLO option '{c.ArgString(j)}'"); return; }
+            else { c.Error($"ERR Syntax error in HELLO option '{c.ArgText(j)}'"); return; }
         }
         if (userArg > 0)
         {
@@ -206,7 +206,7 @@ public static class Commands_Client
                 type = c.ArgString(i + 1).ToLowerInvariant();
                 if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
                 {
-                    c.Error($"ERR Unknown client type '{c.ArgString(i + 1)}'");
+                    c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
                 i++;
@@ -263,7 +263,7 @@ public static class Commands_Client
                 type = c.ArgString(i + 1).ToLowerInvariant();
                 if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
                 {
-                    c.Error($"ERR Unknown client type '{c.ArgString(i + 1)}'");
+                    c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
             }

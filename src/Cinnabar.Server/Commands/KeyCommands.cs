@@ -442,7 +442,7 @@ public static class KeyCommands
             else if (c.ArgIs(j, "xx")) xx = true;
             else if (c.ArgIs(j, "gt")) gt = true;
             else if (c.ArgIs(j, "lt")) lt = true;
-            else { c.Error("ERR Unsupported option " + c.ArgString(j)); return; }
+            else { c.Error("ERR Unsupported option " + c.ArgText(j)); return; }
         }
         if ((nx && xx) || (nx && gt) || (nx && lt))
         {
