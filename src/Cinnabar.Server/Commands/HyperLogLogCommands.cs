@@ -197,9 +197,8 @@ public static class HyperLogLogCommands
         }
         HyperLogLog.InvalidateCache(o.Buffer);
         db.Resized(before, o);
-        Keyspace.Modified(c, key);
         // Redis reports a merge as "pfadd": semantically it is a mass add.
-        c.Server.Notify(Config.KeyspaceEvents.String, "pfadd", key, db.Id);
+        Keyspace.Modified(c, key, Config.KeyspaceEvents.String, "pfadd");
         c.Reply.Ok();
     }
 
