@@ -65,6 +65,8 @@ public sealed class HashValue : IRedisObject
                         lpPayload += ByteTable.ArrayCost(value.Length) - ByteTable.ArrayCost(slot.Length);
                         slot = value.ToArray();
                     }
+                    // Redis checks the length after updates too (the limit may have been lowered since).
+                    if (lpCount > maxEntries) ConvertToTable();
                     return false;
                 }
                 if (lpCount * 2 == lp.Length) Array.Resize(ref lp, lp.Length * 2);
