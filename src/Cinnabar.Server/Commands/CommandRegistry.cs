@@ -9,6 +9,8 @@ public static class CommandRegistry
         BitmapCommands.Register(t);
         KeyCommands.Register(t);
         CollectionCommands.Register(t);
+        HashCommands.Register(t);
+        SetCommands.Register(t);
         ConnectionCommands.Register(t);
         ServerCommands.Register(t);
         ConfigCommands.Register(t);

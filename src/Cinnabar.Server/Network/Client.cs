@@ -92,7 +92,8 @@ public sealed class Client
         int nul = a.IndexOf((byte)0);
         return Encoding.Latin1.GetString(nul < 0 ? a : a[..nul]);
     }
-    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
+
+    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>
     public void Error(string text)
