@@ -3,13 +3,12 @@ using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server.Commands;
 
-/// <summary>The first list and set commands (RPUSH, SADD); the full families arrive with step 2.</summary>
+/// <summary>The first list command (RPUSH); the full family arrives with step 2.</summary>
 public static class CollectionCommands
 {
     public static void Register(CommandTable t)
     {
         t.Register("rpush", RPush);
-        t.Register("sadd", SAdd);
     }
 
     static void RPush(Client c)
@@ -29,26 +28,5 @@ public static class CollectionCommands
         c.Db.Resized(before, list);
         Keyspace.Modified(c, key);
         c.Reply.Integer(list.Items.Count);
-    }
-
-    static void SAdd(Client c)
-    {
-        var key = c.Arg(1);
-        var v = Keyspace.LookupWrite(c, key);
-        if (v != null && v is not SetValue) { c.WrongType(); return; }
-        var set = (SetValue)v;
-        long before = set?.Cost ?? 0;
-        if (set == null)
-        {
-            set = new SetValue();
-            c.Db.Add(c.ArgBytes(1), set);
-            before = set.Cost;
-        }
-        long added = 0;
-        for (int i = 2; i < c.ArgCount; i++)
-            if (set.Members.Add(c.ArgBytes(i))) added++;
-        c.Db.Resized(before, set);
-        if (added > 0) Keyspace.Modified(c, key);
-        c.Reply.Integer(added);
     }
 }

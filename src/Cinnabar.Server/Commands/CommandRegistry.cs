@@ -9,12 +9,15 @@ public static class CommandRegistry
         BitmapCommands.Register(t);
         KeyCommands.Register(t);
         CollectionCommands.Register(t);
+        HashCommands.Register(t);
+        SetCommands.Register(t);
         ConnectionCommands.Register(t);
         ServerCommands.Register(t);
         ConfigCommands.Register(t);
         DebugCommands.Register(t);
         TransactionCommands.Register(t);
         PubSubCommands.Register(t);
+        HyperLogLogCommands.Register(t);
         ScriptingCommands.Register(t);
         FunctionCommands.Register(t);
     }

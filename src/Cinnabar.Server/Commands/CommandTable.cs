@@ -220,7 +220,7 @@ public sealed class CommandTable
             var sub = LookupSub(cmd, c.Arg(1));
             if (sub == null)
             {
-                error = $"ERR unknown subcommand '{Truncate(c.ArgString(1), 128)}'. Try {cmd.FullName.ToUpperInvariant()} HELP.";
+                error = $"ERR unknown subcommand '{Truncate(c.ArgText(1), 128)}'. Try {cmd.FullName.ToUpperInvariant()} HELP.";
                 cmd.RejectedCalls++;
                 return null;
             }

@@ -71,7 +71,7 @@ public static class DebugCommands
                 return;
             }
         }
-        c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try DEBUG HELP.");
+        c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgText(1)}'. Try DEBUG HELP.");
     }
 
     static long SerializedLength(object v)

@@ -85,6 +85,15 @@ public sealed class Client
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
     public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
+
+    /// <summary>The argument as Redis prints it with %s in an error text: up to its first NUL byte.</summary>
+    public string ArgText(int i)
+    {
+        var a = Arg(i);
+        int nul = a.IndexOf((byte)0);
+        return Encoding.Latin1.GetString(nul < 0 ? a : a[..nul]);
+    }
+
     public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>

@@ -299,6 +299,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
 
     // ---- keyspace events ----
 
+    public void KeyAdded(Db db, byte[] key)
+    {
+        if ((NotifyFlags & Cinnabar.Server.Config.KeyspaceEvents.New) != 0) Notify(Cinnabar.Server.Config.KeyspaceEvents.New, "new", key, db.Id);
+    }
+
     public void KeyExpired(Db db, byte[] key)
     {
         Stats.ExpiredKeys++;

@@ -113,7 +113,7 @@ public static class Info
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
         Field(sb, "client_recent_max_output_buffer", maxOut);
-        Field(sb, "blocked_clients", 0);
+        Field(sb, "blocked_clients", s.BlockedClients.Count);
         Field(sb, "tracking_clients", 0);
         Field(sb, "clients_in_timeout_table", 0);
     }
@@ -285,9 +285,9 @@ public static class Info
         Field(sb, "current_eviction_exceeded_time", 0);
         Field(sb, "keyspace_hits", st.KeyspaceHits);
         Field(sb, "keyspace_misses", st.KeyspaceMisses);
-        Field(sb, "pubsub_channels", 0);
-        Field(sb, "pubsub_patterns", 0);
-        Field(sb, "pubsubshard_channels", 0);
+        Field(sb, "pubsub_channels", s.Channels.Count);
+        Field(sb, "pubsub_patterns", s.Patterns.Count);
+        Field(sb, "pubsubshard_channels", s.ShardChannels.Count);
         Field(sb, "latest_fork_usec", 0);
         Field(sb, "total_forks", 0);
         Field(sb, "migrate_cached_sockets", 0);
