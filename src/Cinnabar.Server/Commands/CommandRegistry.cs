@@ -20,5 +20,6 @@ public static class CommandRegistry
         HyperLogLogCommands.Register(t);
         ScriptingCommands.Register(t);
         FunctionCommands.Register(t);
+        StreamCommands.Register(t);
     }
 }

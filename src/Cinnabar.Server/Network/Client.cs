@@ -66,6 +66,8 @@ public sealed class Client
     public Storage.ValueType BlockedType;
     public Action<Client> OnBlockTimeout;
     public bool Reexecuting, Reblocked;
+    public bool BlockedWakeWhenGone;    // run again when a key is deleted or changes type (XREADGROUP)
+    public byte[] BlockedReadyKey;      // while run again: the key whose change woke the client
 
     // Pub/Sub subscriptions.
     public readonly HashSet<byte[]> Channels = new(Storage.ByteArrayComparer.Instance);

@@ -60,7 +60,12 @@ public sealed partial class CinnabarServer
     /// Parks the client until one of the keys holds a value of <paramref name="type"/> or the deadline passes.
     /// Called from inside a command handler that had nothing to serve; the handler returns without replying.
     /// </summary>
-    public void BlockForKeys(Client c, IEnumerable<byte[]> keys, long deadlineMs, Storage.ValueType type, Action<Client> onTimeout)
+    /// <remarks>
+    /// With <paramref name="wakeWhenGone"/> the command is also run again when a key it waits on is deleted or
+    /// overwritten with another type (XREADGROUP answers that with an error). While it runs again,
+    /// <see cref="Client.BlockedReadyKey"/> names the key that was signalled.
+    /// </remarks>
+    public void BlockForKeys(Client c, IEnumerable<byte[]> keys, long deadlineMs, Storage.ValueType type, Action<Client> onTimeout, bool wakeWhenGone = false)
     {
         if (c.Reexecuting)
         {
@@ -73,6 +78,7 @@ public sealed partial class CinnabarServer
         c.BlockDeadlineMs = deadlineMs;
         c.BlockedType = type;
         c.OnBlockTimeout = onTimeout;
+        c.BlockedWakeWhenGone = wakeWhenGone;
         c.Flags |= ClientFlags.Blocked;
         foreach (var key in c.BlockedKeys)
         {
@@ -107,7 +113,9 @@ public sealed partial class CinnabarServer
                     if ((c.Flags & ClientFlags.Blocked) == 0) continue;
                     var db = Dbs[bk.Db];
                     int i = db.Find(bk.Key);
-                    if (i < 0 || Values.TypeOf(db.Table.At(i).Value) != c.BlockedType) break;
+                    bool servable = i >= 0 && Values.TypeOf(db.Table.At(i).Value) == c.BlockedType;
+                    if (!servable && !c.BlockedWakeWhenGone) continue;
+                    c.BlockedReadyKey = bk.Key;
                     Reexecute(c);
                 }
             }
@@ -128,6 +136,7 @@ public sealed partial class CinnabarServer
         {
             c.ArgOverride = null;
             c.Reexecuting = false;
+            c.BlockedReadyKey = null;
         }
         if (c.Reblocked) return;
         RemoveBlocked(c);
@@ -173,6 +182,7 @@ public sealed partial class CinnabarServer
         c.BlockedArgs = null;
         c.BlockedKeys = null;
         c.OnBlockTimeout = null;
+        c.BlockedWakeWhenGone = false;
     }
 
     /// <summary>Answers a blocked client as if its timeout had passed (timeout, CLIENT UNBLOCK TIMEOUT).</summary>

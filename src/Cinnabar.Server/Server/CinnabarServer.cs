@@ -318,6 +318,18 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (watchedKeys.Count > 0) TouchWatchedKey(db, key);
     }
 
+    /// <summary>signalModifiedKey without waking blocked clients: WATCH only (XDEL, XTRIM).</summary>
+    public void TouchWatched(Db db, ReadOnlySpan<byte> key)
+    {
+        if (watchedKeys.Count > 0) TouchWatchedKey(db, key);
+    }
+
+    /// <summary>signalKeyAsReady without touching WATCH (XGROUP DESTROY wakes XREADGROUP clients).</summary>
+    public void SignalReady(Db db, ReadOnlySpan<byte> key)
+    {
+        if (blockedOnKey.Count > 0) SignalKeyReady(db, key);
+    }
+
     public void Dirty(long n = 1) => DirtyCounter += n;
 
     // ---- periodic work ----
