@@ -381,7 +381,7 @@ public static partial class StreamCommands
         var it = s.Range(start, end, rev);
         while (it.Next(out var n, out int i))
         {
-            var id = n.Ids[i];
+            var id = n.IdAt(i);
             if (group != null && id > group.LastId)
             {
                 if (group.EntriesRead != StreamValue.InvalidEntriesRead && !s.RangeHasTombstones(id, StreamId.Max))

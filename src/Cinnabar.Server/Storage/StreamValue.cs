@@ -17,8 +17,7 @@ public sealed class StreamNode
 
     public StreamId Master;
     public byte[][] MasterFields;
-    public StreamId[] Ids;
-    public int[] Offsets;       // where each entry's payload starts in Data
+    public int[] Offsets;       // where each entry starts in Data: flags, ID (ms delta, seq), fields
     public byte[] Data;
     public int DataLen;
     public int Total;           // entries stored, tombstones included
@@ -27,9 +26,18 @@ public sealed class StreamNode
     internal long MasterCost;
 
     public int Deleted => Total - Live;
-    public long Cost => 96 + MasterCost + (long)Ids.Length * 16 + (long)Offsets.Length * 4 + Data.Length;
+    public long Cost => 96 + MasterCost + (long)Offsets.Length * 4 + Data.Length;
     public bool IsDeleted(int i) => (Data[Offsets[i]] & FlagDeleted) != 0;
-    public StreamId LastStoredId => Ids[Total - 1];
+    public StreamId LastStoredId => IdAt(Total - 1);
+
+    /// <summary>The ID of entry i, stored as the millisecond delta from the master ID and the sequence.</summary>
+    public StreamId IdAt(int i)
+    {
+        int pos = Offsets[i] + 1;
+        ulong ms = StreamValue.ReadVarint64(Data, ref pos);
+        ulong seq = StreamValue.ReadVarint64(Data, ref pos);
+        return new StreamId(Master.Ms + ms, seq);
+    }
 
     /// <summary>Index of the first entry with ID &gt;= id (tombstones included), or Total.</summary>
     public int LowerBound(StreamId id)
@@ -38,7 +46,7 @@ public sealed class StreamNode
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (Ids[mid] < id) lo = mid + 1; else hi = mid;
+            if (IdAt(mid) < id) lo = mid + 1; else hi = mid;
         }
         return lo;
     }
@@ -48,7 +56,6 @@ public sealed class StreamNode
         var n = (StreamNode)MemberwiseClone();
         n.MasterFields = new byte[MasterFields.Length][];
         for (int i = 0; i < MasterFields.Length; i++) n.MasterFields[i] = MasterFields[i].ToArray();
-        n.Ids = Ids.ToArray();
         n.Offsets = Offsets.ToArray();
         n.Data = Data.ToArray();
         return n;
@@ -57,7 +64,6 @@ public sealed class StreamNode
     /// <summary>Gives back spare capacity once the node is closed (lpShrinkToFit).</summary>
     public void ShrinkToFit()
     {
-        if (Ids.Length != Total) Array.Resize(ref Ids, Total);
         if (Offsets.Length != Total) Array.Resize(ref Offsets, Total);
         if (Data.Length != DataLen) Array.Resize(ref Data, DataLen);
     }
@@ -79,6 +85,8 @@ public ref struct StreamEntryReader
         pos = n.Offsets[index];
         same = (data[pos] & StreamNode.FlagSameFields) != 0;
         pos++;
+        StreamValue.ReadVarint64(data, ref pos);
+        StreamValue.ReadVarint64(data, ref pos);
         FieldCount = same ? n.MasterFields.Length : (int)StreamValue.ReadVarint(data, ref pos);
         field = 0;
     }
@@ -179,6 +187,41 @@ public sealed class StreamValue : IRedisObject
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int WriteVarint64(Span<byte> d, int pos, ulong v)
+    {
+        while (v >= 0x80)
+        {
+            d[pos++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+        d[pos++] = (byte)v;
+        return pos;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong ReadVarint64(ReadOnlySpan<byte> d, ref int pos)
+    {
+        ulong v = d[pos++];
+        if (v < 0x80) return v;
+        v &= 0x7F;
+        int shift = 7;
+        while (true)
+        {
+            ulong b = d[pos++];
+            v |= (b & 0x7F) << shift;
+            if (b < 0x80) return v;
+            shift += 7;
+        }
+    }
+
+    static int Varint64Size(ulong v)
+    {
+        int n = 1;
+        while (v >= 0x80) { v >>= 7; n++; }
+        return n;
+    }
+
     static int VarintSize(int v) => v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 
     // ---- appending ----
@@ -224,7 +267,6 @@ public sealed class StreamValue : IRedisObject
             {
                 Master = id,
                 MasterFields = new byte[pairs][],
-                Ids = new StreamId[4],
                 Offsets = new int[4],
                 Data = new byte[Math.Max(64, (1 + valueBytes) * 4)],
             };
@@ -264,13 +306,8 @@ public sealed class StreamValue : IRedisObject
             lpCount += pairs + 1;
         }
 
-        if (n.Total == n.Ids.Length)
-        {
-            int cap = n.Ids.Length * 2;
-            Array.Resize(ref n.Ids, cap);
-            Array.Resize(ref n.Offsets, cap);
-        }
-        int payload = 1 + valueBytes + (same ? 0 : VarintSize(pairs) + fieldBytes);
+        if (n.Total == n.Offsets.Length) Array.Resize(ref n.Offsets, n.Offsets.Length * 2);
+        int payload = 1 + Varint64Size(id.Ms - n.Master.Ms) + Varint64Size(id.Seq) + valueBytes + (same ? 0 : VarintSize(pairs) + fieldBytes);
         if (n.DataLen + payload > n.Data.Length)
         {
             long cap = Math.Max((long)n.Data.Length * 2, (long)n.DataLen + payload);
@@ -280,8 +317,9 @@ public sealed class StreamValue : IRedisObject
         var d = n.Data.AsSpan();
         int pos = n.DataLen;
         n.Offsets[n.Total] = pos;
-        n.Ids[n.Total] = id;
         d[pos++] = same ? StreamNode.FlagSameFields : (byte)0;
+        pos = WriteVarint64(d, pos, id.Ms - n.Master.Ms);
+        pos = WriteVarint64(d, pos, id.Seq);
         if (!same) pos = WriteVarint(d, pos, (uint)pairs);
         for (int i = 0; i < pairs; i++)
         {
@@ -369,7 +407,7 @@ public sealed class StreamValue : IRedisObject
         if (k < 0) return false;
         var n = NodeAt(k);
         int i = n.LowerBound(id);
-        if (i >= n.Total || n.Ids[i] != id || n.IsDeleted(i)) return false;
+        if (i >= n.Total || n.IdAt(i) != id || n.IsDeleted(i)) return false;
         node = n;
         index = i;
         return true;
@@ -386,7 +424,7 @@ public sealed class StreamValue : IRedisObject
         if (k < 0) return false;
         var n = NodeAt(k);
         int i = n.LowerBound(id);
-        if (i >= n.Total || n.Ids[i] != id || n.IsDeleted(i)) return false;
+        if (i >= n.Total || n.IdAt(i) != id || n.IsDeleted(i)) return false;
         if (n.Live == 1) RemoveNode(k);
         else MarkDeleted(n, i, 1);
         Length--;
@@ -430,7 +468,7 @@ public sealed class StreamValue : IRedisObject
             int fromNode = 0;
             for (int i = 0; i < n.Total; i++)
             {
-                bool stop = strategy == TrimStrategy.MaxLen ? Length <= maxLen : n.Ids[i] >= minId;
+                bool stop = strategy == TrimStrategy.MaxLen ? Length <= maxLen : n.IdAt(i) >= minId;
                 if (stop) break;
                 if (!n.IsDeleted(i))
                 {
@@ -454,7 +492,7 @@ public sealed class StreamValue : IRedisObject
             var n = NodeAt(k);
             if (n.Live == 0) continue;
             for (int i = 0; i < n.Total; i++)
-                if (!n.IsDeleted(i)) return n.Ids[i];
+                if (!n.IsDeleted(i)) return n.IdAt(i);
         }
         return StreamId.Zero;
     }
@@ -470,7 +508,7 @@ public sealed class StreamValue : IRedisObject
             var n = NodeAt(k);
             if (n.Live == 0) continue;
             for (int i = n.Total - 1; i >= 0; i--)
-                if (!n.IsDeleted(i)) return n.Ids[i];
+                if (!n.IsDeleted(i)) return n.IdAt(i);
         }
         return StreamId.Zero;
     }
@@ -503,7 +541,7 @@ public sealed class StreamValue : IRedisObject
                 {
                     var n = s.NodeAt(node);
                     idx = n.LowerBound(end);
-                    if (idx < n.Total && n.Ids[idx] == end) idx++;
+                    if (idx < n.Total && n.IdAt(idx) == end) idx++;
                     idx--;
                 }
             }
@@ -518,7 +556,7 @@ public sealed class StreamValue : IRedisObject
                     var nd = s.NodeAt(node);
                     if (idx >= nd.Total) { node++; idx = 0; continue; }
                     int j = idx++;
-                    if (nd.Ids[j] > end) { node = s.nodeCount; break; }
+                    if (nd.IdAt(j) > end) { node = s.nodeCount; break; }
                     if (nd.IsDeleted(j)) continue;
                     n = nd;
                     i = j;
@@ -537,7 +575,7 @@ public sealed class StreamValue : IRedisObject
                         continue;
                     }
                     int j = idx--;
-                    if (nd.Ids[j] < start) { node = -1; break; }
+                    if (nd.IdAt(j) < start) { node = -1; break; }
                     if (nd.IsDeleted(j)) continue;
                     n = nd;
                     i = j;
@@ -556,7 +594,7 @@ public sealed class StreamValue : IRedisObject
     public static void WriteEntry(ReplyWriter r, StreamNode n, int i)
     {
         r.ArrayHeader(2);
-        WriteId(r, n.Ids[i]);
+        WriteId(r, n.IdAt(i));
         var reader = new StreamEntryReader(n, i);
         r.ArrayHeader(reader.FieldCount * 2);
         while (reader.Next(out var f, out var v))
@@ -725,7 +763,7 @@ public sealed class StreamValue : IRedisObject
         var it = Range(StreamId.Zero, StreamId.Max);
         while (it.Next(out var n, out int i))
         {
-            var id = n.Ids[i];
+            var id = n.IdAt(i);
             Utf8Formatter.TryFormat(id.Ms, idText, out int a);
             idText[a] = (byte)'.';
             Utf8Formatter.TryFormat(id.Seq, idText[(a + 1)..], out int b);
