@@ -76,6 +76,7 @@ public static class DebugCommands
 
     static long SerializedLength(object v)
     {
+        if (!Values.IsString(v)) return Values.Cost(v);   // not RDB-exact for other types; never fails
         var s = Values.StringBytes(v);
         if (s.Length <= 11 && Protocol.Numbers.TryParseInt64(s, out long n))
         {

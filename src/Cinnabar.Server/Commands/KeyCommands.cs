@@ -325,6 +325,7 @@ public static class KeyCommands
         long n = c.Db.Count;
         c.Server.TouchAllWatchedKeysInDb(c.Db);
         c.Db.Clear();
+        c.Server.SignalBlockedKeysInDb(c.Db.Id);
         c.Server.Dirty(n + 1);
         c.Reply.Ok();
     }
@@ -338,6 +339,7 @@ public static class KeyCommands
             n += db.Count;
             c.Server.TouchAllWatchedKeysInDb(db);
             db.Clear();
+            c.Server.SignalBlockedKeysInDb(db.Id);
         }
         c.Server.Dirty(n + 1);
         c.Server.FlushedAll();
@@ -363,6 +365,8 @@ public static class KeyCommands
             c.Server.TouchAllWatchedKeysInDb(dbs[a], dbs[b]);
             c.Server.TouchAllWatchedKeysInDb(dbs[b], dbs[a]);
             dbs[a].SwapWith(dbs[b]);
+            c.Server.SignalBlockedKeysInDb(a);
+            c.Server.SignalBlockedKeysInDb(b);
         }
         c.Server.Dirty();
         c.Reply.Ok();

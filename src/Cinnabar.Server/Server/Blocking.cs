@@ -97,6 +97,17 @@ public sealed partial class CinnabarServer
         readyKeys.Add(probe);
     }
 
+    /// <summary>
+    /// FLUSHDB/FLUSHALL/SWAPDB: every key clients wait on in the db may have gone or changed, so all are made
+    /// ready; each waiting command runs again and serves, blocks again, or (XREADGROUP on a vanished stream) fails.
+    /// </summary>
+    public void SignalBlockedKeysInDb(int dbId)
+    {
+        if (blockedOnKey.Count == 0) return;
+        foreach (var bk in blockedOnKey.Keys)
+            if (bk.Db == dbId && readySet.Add(bk)) readyKeys.Add(bk);
+    }
+
     /// <summary>handleClientsBlockedOnKeys: serve waiting clients of every key made ready, FIFO per key.</summary>
     public void HandleClientsBlockedOnKeys()
     {
