@@ -115,6 +115,7 @@ public sealed class StreamValue : IRedisObject
     StreamNode[] nodes = new StreamNode[2];
     int head, nodeCount;
     long nodesCost, groupsCost;
+    long radixNodes = -1;     // cached rax node count; -1 once the set of nodes changes
 
     public long Length;
     public StreamId LastId, FirstId, MaxDeletedId;
@@ -366,11 +367,13 @@ public sealed class StreamValue : IRedisObject
         }
         nodes[head + nodeCount++] = n;
         nodesCost += n.Cost;
+        radixNodes = -1;
     }
 
     void RemoveNode(int k)
     {
         nodesCost -= NodeAt(k).Cost;
+        radixNodes = -1;
         if (k == 0)
         {
             nodes[head] = null;
@@ -621,10 +624,11 @@ public sealed class StreamValue : IRedisObject
     /// </summary>
     public long RadixTreeNodes()
     {
-        if (nodeCount == 0) return 1;
+        if (radixNodes >= 0) return radixNodes;
+        if (nodeCount == 0) return radixNodes = 1;
         var keys = new StreamId[nodeCount];
         for (int k = 0; k < nodeCount; k++) keys[k] = NodeAt(k).Master;
-        return RaxNodes(keys, 0, keys.Length, 0);
+        return radixNodes = RaxNodes(keys, 0, keys.Length, 0);
     }
 
     static long RaxNodes(StreamId[] keys, int lo, int hi, int depth)
