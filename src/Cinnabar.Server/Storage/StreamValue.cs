@@ -269,7 +269,7 @@ public sealed class StreamValue : IRedisObject
                 Master = id,
                 MasterFields = new byte[pairs][],
                 Offsets = new int[4],
-                Data = new byte[Math.Max(64, (1 + valueBytes) * 4)],
+                Data = new byte[valueBytes > 2048 ? valueBytes + 64 : Math.Max(64, (1 + valueBytes) * 4)],
             };
             long lp = 7 + LpInt(1) + LpInt(0) + LpInt(pairs) + LpInt(0);
             long masterCost = 24 + 8L * pairs;
