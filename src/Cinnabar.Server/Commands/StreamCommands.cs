@@ -516,6 +516,12 @@ public static partial class StreamCommands
             var o = c.Arg(i);
             if (more > 0 && Is(o, "block"))
             {
+                if (!c.CanBlock && c.Fd < 0)
+                {
+                    // The script client (Redis refuses BLOCK in scripts outright, rather than timing out).
+                    c.Error($"ERR {Text(c.Arg(0))} command is not allowed with BLOCK option from scripts");
+                    return;
+                }
                 i++;
                 if (!c.Server.TryParseBlockTimeout(c, i, false, out deadline)) return;
                 block = true;
