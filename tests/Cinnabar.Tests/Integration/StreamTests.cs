@@ -159,4 +159,63 @@ public sealed class StreamTests : IClassFixture<CinnabarFixture>
         foreach (var conn in new[] { r, c }) conn.Call("CONFIG", "SET", "stream-node-max-entries", "100");
         Assert.True(problems.Length == 0, problems.ToString());
     }
+
+    [Fact]
+    public void RandomConsumerGroupWorkloadMatchesRedis()
+    {
+        using var redis = new ServerProcess(Env.RedisServer, "--enable-debug-command", "yes");
+        using var cinnabar = new ServerProcess(Env.CinnabarServer, "--enable-debug-command", "yes");
+        using var r = redis.Connect();
+        using var c = cinnabar.Connect();
+        var rnd = new Random(7026);
+        string[] keys = { "g:1", "g:2" }, groups = { "ga", "gb", "" }, consumers = { "c1", "c2", "c3" };
+        ulong ms = 1;
+        string Pick(string[] a) => a[rnd.Next(a.Length)];
+        string Id()
+        {
+            int roll = rnd.Next(10);
+            if (roll == 0) return Pick(new[] { "-", "+", "0", "$", ">", "(1", "x" });
+            ulong m = ms > 30 ? ms - (ulong)rnd.Next(0, 30) : (ulong)rnd.Next(0, (int)ms + 1);
+            return roll < 3 ? m.ToString() : $"{m}-{rnd.Next(0, 4)}";
+        }
+        var problems = new StringBuilder();
+        for (int i = 0; i < 5000; i++)
+        {
+            string k = Pick(keys);
+            var cmd = new List<string>();
+            int op = rnd.Next(100);
+            if (op < 30)
+            {
+                ms += (ulong)rnd.Next(0, 3);
+                cmd.AddRange(new[] { "XADD", k, $"{ms}-{Pick(new[] { "*", "0", "1", "2" })}", Pick(new[] { "f", "g" }), Pick(new[] { "v", "1", "" }) });
+            }
+            else if (op < 35) cmd.AddRange(new[] { "XDEL", k, Id(), Id() });
+            else if (op < 38) cmd.AddRange(new[] { "XTRIM", k, Pick(new[] { "MAXLEN", "MINID" }), Pick(new[] { "~", "=" }), rnd.Next(0, 30).ToString() });
+            else if (op < 43) cmd.AddRange(new[] { "XGROUP", "CREATE", k, Pick(groups), Pick(new[] { "$", "0", Id() }), "MKSTREAM" });
+            else if (op < 45) cmd.AddRange(new[] { "XGROUP", "SETID", k, Pick(groups), Pick(new[] { "$", "0", Id() }) });
+            else if (op < 46) cmd.AddRange(new[] { "XGROUP", "DESTROY", k, Pick(groups) });
+            else if (op < 48) cmd.AddRange(new[] { "XGROUP", Pick(new[] { "CREATECONSUMER", "DELCONSUMER" }), k, Pick(groups), Pick(consumers) });
+            else if (op < 62)
+            {
+                cmd.AddRange(new[] { "XREADGROUP", "GROUP", Pick(groups), Pick(consumers), "COUNT", rnd.Next(0, 5).ToString() });
+                if (rnd.Next(5) == 0) cmd.Add("NOACK");
+                cmd.AddRange(new[] { "STREAMS", k, Pick(new[] { ">", ">", "0", Id() }) });
+            }
+            else if (op < 70) cmd.AddRange(new[] { "XACK", k, Pick(groups), Id(), Id() });
+            else if (op < 75) cmd.AddRange(new[] { "XPENDING", k, Pick(groups) });
+            else if (op < 82) cmd.AddRange(new[] { "XCLAIM", k, Pick(groups), Pick(consumers), "0", Id(), Id(), "JUSTID", Pick(new[] { "FORCE", "RETRYCOUNT", "LASTID" }), Id() });
+            else if (op < 88) cmd.AddRange(new[] { "XAUTOCLAIM", k, Pick(groups), Pick(consumers), "0", Id(), "COUNT", rnd.Next(0, 4).ToString() });
+            else if (op < 94) cmd.AddRange(new[] { "XINFO", "GROUPS", k });
+            else if (op < 97) cmd.AddRange(new[] { "XINFO", "STREAM", k });
+            else cmd.AddRange(new[] { "XSETID", k, Id() });
+            var args = cmd.ToArray();
+            string expected = r.Call(args), actual = c.Call(args);
+            if (expected != actual && problems.Length < 4000)
+                problems.Append($"{string.Join(' ', args)}\n  redis:    {expected}\n  cinnabar: {actual}\n");
+        }
+        string digest = r.Call("DEBUG", "DIGEST");
+        Assert.StartsWith("+", digest);
+        Assert.Equal(digest, c.Call("DEBUG", "DIGEST"));
+        Assert.True(problems.Length == 0, problems.ToString());
+    }
 }
