@@ -13,6 +13,14 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || 
 fi
 redis-server --version | grep -q "v=7\.0\." || echo "warning: the oracle is not redis-server 7.0: $(redis-server --version)"
 
+# Lua scripting binds Debian's Lua 5.1 (the version Redis embeds) and its cjson / bitop modules.
+if ! ldconfig -p | grep -q 'liblua5\.1\.so\.0' || ! ls /usr/lib/*/lua/5.1/cjson.so /usr/lib/*/lua/5.1/bit.so >/dev/null 2>&1; then
+  echo "Installing liblua5.1-0, lua-cjson and lua-bitop (Lua scripting)..."
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq liblua5.1-0 lua-cjson lua-bitop >/dev/null
+fi
+
 dotnet build Cinnabar.slnx -c Release -nologo -v quiet
 log=$(mktemp)
 status=0

@@ -248,7 +248,23 @@ TESTS=(
     "MSET(10 keys) P16|mset|16|3"
     "SET 1KB P1|set|1|1024"
     "GET 1KB P1|get|1|1024"
+    "LPUSH P1|lpush|1|3"
+    "RPOP P1|rpop|1|3"
+    "SADD P1|sadd|1|3"
+    "HSET P1|hset|1|3"
+    "ZADD P1|zadd|1|3"
+    "XADD P1|xadd|1|3"
+    "EVALSHA P1|evalsha|1|3"
+    "LPUSH P16|lpush|16|3"
+    "RPOP P16|rpop|16|3"
+    "SADD P16|sadd|16|3"
+    "HSET P16|hset|16|3"
+    "ZADD P16|zadd|16|3"
+    "XADD P16|xadd|16|3"
+    "EVALSHA P16|evalsha|16|3"
 )
+# The EVALSHA test runs this script, loaded with SCRIPT LOAD on each server first.
+EVAL_SCRIPT="return redis.call('incr', KEYS[1])"
 
 declare -A TP_PID=() TP_PORT=()
 
@@ -275,10 +291,20 @@ run_one() {  # kind round label test pipeline dsize
     port=${TP_PORT[$kind]}
     errf="$WORK/rb-$kind-$rnd-$test-P$pipe-d$dsize.err"
     outf="$WORK/rb-$kind-$rnd-$test-P$pipe-d$dsize.csv"
+    local what=(-t "$test")
+    if [[ $test == evalsha ]]; then
+        local sha
+        sha=$("$REDIS_CLI" -p "$port" SCRIPT LOAD "$EVAL_SCRIPT" 2>/dev/null | tr -d '\r')
+        what=(EVALSHA "$sha" 1 "counter:__rand_int__")
+    fi
+    if [[ $test == xadd ]]; then
+        # redis-benchmark 7.0 has no built-in xadd test (-t xadd runs nothing): spell out the command it gained later.
+        what=(XADD mystream '*' myfield "__rand_int__")
+    fi
     c0=$(cpu_ticks "$pid")
     t0=$(now_us)
     bounded "$BENCH_TIMEOUT" "$outf" "$errf" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" --csv \
-        -t "$test" -n "$N" -r "$KEYSPACE" -c "$CLIENTS" -P "$pipe" -d "$dsize"
+        -n "$N" -r "$KEYSPACE" -c "$CLIENTS" -P "$pipe" -d "$dsize" "${what[@]}"
     rc=$?
     t1=$(now_us)
     c1=$(cpu_ticks "$pid") || c1=""
@@ -313,6 +339,7 @@ if has_section throughput; then
         log "round $rnd/$ROUNDS"
         for spec in "${TESTS[@]}"; do
             IFS='|' read -r label test pipe dsize <<<"$spec"
+            [[ -n ${ONLY:-} && ! $label =~ $ONLY ]] && continue
             for kind in "${KINDS[@]}"; do
                 run_one "$kind" "$rnd" "$label" "$test" "$pipe" "$dsize"
             done

@@ -197,6 +197,7 @@ public static partial class BitmapCommands
         {
             c.Server.KeyModified(c.Db, c.Arg(1));
             c.Server.Dirty(changes);
+            c.Server.Notify(Config.KeyspaceEvents.String, "setbit", c.Arg(1), c.Db.Id);
         }
     }
 

@@ -1,3 +1,4 @@
+using Cinnabar.Server.Config;
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -160,7 +161,7 @@ public static partial class BitmapCommands
         if (grew || wasSet != (on == 1))
         {
             raw.Buffer[index] = (byte)(on == 1 ? old | mask : old & ~mask);
-            Keyspace.Modified(c, c.Arg(1));
+            Keyspace.Modified(c, c.Arg(1), KeyspaceEvents.String, "setbit");
         }
         c.Reply.Integer(wasSet ? 1 : 0);
     }
@@ -359,7 +360,7 @@ public static partial class BitmapCommands
             var target = c.Arg(2);
             if (maxLen == 0)
             {
-                if (c.Db.Delete(target)) Keyspace.Modified(c, target);
+                if (c.Db.Delete(target)) Keyspace.Modified(c, target, KeyspaceEvents.Generic, "del");
                 c.Reply.Integer(0);
                 return;
             }
@@ -385,6 +386,7 @@ public static partial class BitmapCommands
                 }
             }
             Keyspace.SetKey(c, target, result);
+            Keyspace.Notify(c, target, KeyspaceEvents.String, "set");
             c.Server.Dirty();
             c.Reply.Integer(maxLen);
         }

@@ -8,7 +8,8 @@ public static class CommandRegistry
         StringCommands.Register(t);
         BitmapCommands.Register(t);
         KeyCommands.Register(t);
-        CollectionCommands.Register(t);
+        HashCommands.Register(t);
+        SetCommands.Register(t);
         ListCommands.Register(t);
         ConnectionCommands.Register(t);
         ServerCommands.Register(t);
@@ -16,5 +17,9 @@ public static class CommandRegistry
         DebugCommands.Register(t);
         TransactionCommands.Register(t);
         PubSubCommands.Register(t);
+        HyperLogLogCommands.Register(t);
+        ScriptingCommands.Register(t);
+        FunctionCommands.Register(t);
+        StreamCommands.Register(t);
     }
 }

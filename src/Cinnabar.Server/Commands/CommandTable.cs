@@ -220,7 +220,7 @@ public sealed class CommandTable
             var sub = LookupSub(cmd, c.Arg(1));
             if (sub == null)
             {
-                error = $"ERR unknown subcommand '{Truncate(c.ArgString(1), 128)}'. Try {cmd.FullName.ToUpperInvariant()} HELP.";
+                error = $"ERR unknown subcommand '{Truncate(c.ArgText(1), 128)}'. Try {cmd.FullName.ToUpperInvariant()} HELP.";
                 cmd.RejectedCalls++;
                 return null;
             }
@@ -276,6 +276,9 @@ public sealed class CommandTable
         }
         return byName.TryGetValue(lower, out var cmd) && cmd.Implemented ? cmd : null;
     }
+
+    /// <summary>A container's subcommand by name, or null (redis.call's lookup).</summary>
+    public static Command LookupSubcommand(Command parent, ReadOnlySpan<byte> name) => LookupSub(parent, name);
 
     static Command LookupSub(Command parent, ReadOnlySpan<byte> name)
     {

@@ -106,7 +106,7 @@ public static class ConnectionCommands
             int more = c.ArgCount - 1 - j;
             if (c.ArgIs(j, "auth") && more >= 2) { userArg = j + 1; j += 2; }
             else if (c.ArgIs(j, "setname") && more >= 1) { nameArg = j + 1; j++; }
-            else { c.Error($"ERR Syntax error in HELLO option '{c.ArgString(j)}'"); return; }
+            else { c.Error($"ERR Syntax error in HELLO option '{c.ArgText(j)}'"); return; }
         }
         if (userArg > 0)
         {
@@ -172,8 +172,13 @@ public static class Commands_Client
     /// <summary>catClientInfoString: one CLIENT LIST line.</summary>
     public static string InfoLine(CinnabarServer s, Client c)
     {
+        // catClientInfoString's order.
         string flags = "";
         if ((c.Flags & ClientFlags.Monitor) != 0) flags += "O";
+        if (c.InPubSub) flags += "P";
+        if (c.InMulti) flags += "x";
+        if ((c.Flags & ClientFlags.Blocked) != 0) flags += "b";
+        if (c.DirtyCas) flags += "d";
         if ((c.Flags & ClientFlags.CloseAfterReply) != 0) flags += "c";
         if ((c.Flags & ClientFlags.CloseAsap) != 0) flags += "A";
         if ((c.Flags & ClientFlags.NoEvict) != 0) flags += "e";
@@ -187,7 +192,7 @@ public static class Commands_Client
         long argvMem = 0;
         for (int i = 0; i < c.ArgCount && c.Request.Buffer != null; i++) argvMem += c.Request.ArgLength(i);
         long totMem = qbuf + qbufFree + rbs + 1024;
-        return $"id={c.Id} addr={c.Addr} laddr={c.LAddr} fd={c.Fd} name={c.Name ?? ""} age={age} idle={idle} flags={flags} db={c.Db.Id} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={qbufFree} argv-mem={argvMem} multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={c.Reply.Pending} oll=0 omem=0 tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir=-1 resp={c.ProtocolVersion}";
+        return $"id={c.Id} addr={c.Addr} laddr={c.LAddr} fd={c.Fd} name={c.Name ?? ""} age={age} idle={idle} flags={flags} db={c.Db.Id} sub={c.Channels.Count} psub={c.Patterns.Count} ssub={c.ShardChannels.Count} multi={(c.InMulti ? c.Queued.Count : -1)} qbuf={qbuf} qbuf-free={qbufFree} argv-mem={argvMem} multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={c.Reply.Pending} oll=0 omem=0 tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir=-1 resp={c.ProtocolVersion}";
     }
 
     static void List(Client c)
@@ -201,7 +206,7 @@ public static class Commands_Client
                 type = c.ArgString(i + 1).ToLowerInvariant();
                 if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
                 {
-                    c.Error($"ERR Unknown client type '{c.ArgString(i + 1)}'");
+                    c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
                 i++;
@@ -283,7 +288,7 @@ public static class Commands_Client
                 type = c.ArgString(i + 1).ToLowerInvariant();
                 if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
                 {
-                    c.Error($"ERR Unknown client type '{c.ArgString(i + 1)}'");
+                    c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
             }

@@ -71,11 +71,12 @@ public static class DebugCommands
                 return;
             }
         }
-        c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try DEBUG HELP.");
+        c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgText(1)}'. Try DEBUG HELP.");
     }
 
     static long SerializedLength(object v)
     {
+        if (!Values.IsString(v)) return Values.Cost(v);   // not RDB-exact for other types; never fails
         var s = Values.StringBytes(v);
         if (s.Length <= 11 && Protocol.Numbers.TryParseInt64(s, out long n))
         {

@@ -51,7 +51,7 @@ public static class KeyCommands
             var key = c.Arg(i);
             if (c.Db.Delete(key))
             {
-                Keyspace.Modified(c, key);
+                Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
                 deleted++;
             }
         }
@@ -94,8 +94,8 @@ public static class KeyCommands
         db.Delete(src);
         int di = db.Add(c.ArgBytes(2), value);
         if (expire != 0) db.SetExpire(di, expire);
-        Keyspace.Modified(c, src);
-        Keyspace.Modified(c, dst);
+        Keyspace.Modified(c, src, KeyspaceEvents.Generic, "rename_from");
+        Keyspace.Modified(c, dst, KeyspaceEvents.Generic, "rename_to");
         if (nx) c.Reply.Integer(1); else c.Reply.Ok();
     }
 
@@ -156,6 +156,7 @@ public static class KeyCommands
         if (expire != 0) dstDb.SetExpire(di, expire);
         c.Server.KeyModified(dstDb, newKey);
         c.Server.Dirty();
+        c.Server.Notify(KeyspaceEvents.Generic, "copy_to", newKey, dstDb.Id);
         c.Reply.Integer(1);
     }
 
@@ -178,6 +179,8 @@ public static class KeyCommands
         c.Server.KeyModified(src, key);
         c.Server.KeyModified(dst, key);
         c.Server.Dirty();
+        c.Server.Notify(KeyspaceEvents.Generic, "move_from", key, src.Id);
+        c.Server.Notify(KeyspaceEvents.Generic, "move_to", key, dst.Id);
         c.Reply.Integer(1);
     }
 
@@ -322,6 +325,7 @@ public static class KeyCommands
         long n = c.Db.Count;
         c.Server.TouchAllWatchedKeysInDb(c.Db);
         c.Db.Clear();
+        c.Server.SignalBlockedKeysInDb(c.Db.Id);
         c.Server.Dirty(n + 1);
         c.Reply.Ok();
     }
@@ -335,6 +339,7 @@ public static class KeyCommands
             n += db.Count;
             c.Server.TouchAllWatchedKeysInDb(db);
             db.Clear();
+            c.Server.SignalBlockedKeysInDb(db.Id);
         }
         c.Server.Dirty(n + 1);
         c.Server.FlushedAll();
@@ -360,6 +365,8 @@ public static class KeyCommands
             c.Server.TouchAllWatchedKeysInDb(dbs[a], dbs[b]);
             c.Server.TouchAllWatchedKeysInDb(dbs[b], dbs[a]);
             dbs[a].SwapWith(dbs[b]);
+            c.Server.SignalBlockedKeysInDb(a);
+            c.Server.SignalBlockedKeysInDb(b);
         }
         c.Server.Dirty();
         c.Reply.Ok();
@@ -439,7 +446,7 @@ public static class KeyCommands
             else if (c.ArgIs(j, "xx")) xx = true;
             else if (c.ArgIs(j, "gt")) gt = true;
             else if (c.ArgIs(j, "lt")) lt = true;
-            else { c.Error("ERR Unsupported option " + c.ArgString(j)); return; }
+            else { c.Error("ERR Unsupported option " + c.ArgText(j)); return; }
         }
         if ((nx && xx) || (nx && gt) || (nx && lt))
         {
@@ -472,9 +479,13 @@ public static class KeyCommands
         if (when <= Clock.NowMs && db.ExpiryEnabled)
         {
             db.RemoveIndex(i);
+            Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
         }
-        else db.SetExpire(i, when);
-        Keyspace.Modified(c, key);
+        else
+        {
+            db.SetExpire(i, when);
+            Keyspace.Modified(c, key, KeyspaceEvents.Generic, "expire");
+        }
         c.Reply.Integer(1);
     }
 
@@ -498,7 +509,7 @@ public static class KeyCommands
         int i = db.Find(key);
         if (i < 0 || db.GetExpire(i) == 0) { c.Reply.Integer(0); return; }
         db.SetExpire(i, 0);
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.Generic, "persist");
         c.Reply.Integer(1);
     }
 }

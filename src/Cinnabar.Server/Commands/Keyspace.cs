@@ -1,3 +1,4 @@
+using Cinnabar.Server.Config;
 using Cinnabar.Server.Network;
 using Cinnabar.Server.Storage;
 
@@ -45,4 +46,15 @@ public static class Keyspace
         c.Server.KeyModified(c.Db, key);
         c.Server.Dirty();
     }
+
+    /// <summary>A write: signalModifiedKey, dirty++, and the keyspace event Redis emits for it.</summary>
+    public static void Modified(Client c, ReadOnlySpan<byte> key, KeyspaceEvents type, string @event)
+    {
+        c.Server.KeyModified(c.Db, key);
+        c.Server.Dirty();
+        c.Server.Notify(type, @event, key, c.Db.Id);
+    }
+
+    public static void Notify(Client c, ReadOnlySpan<byte> key, KeyspaceEvents type, string @event) =>
+        c.Server.Notify(type, @event, key, c.Db.Id);
 }

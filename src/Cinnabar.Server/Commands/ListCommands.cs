@@ -517,16 +517,16 @@ public static class ListCommands
 
     /// <summary>
     /// blockingPopGenericCommand: serve from the first non-empty list among the keys, or block. A client woken by a
-    /// key is served from that key (c.ServingKey), as Redis 7.0 serves blocked clients per ready key.
+    /// key is served from that key (c.BlockedReadyKey), as Redis 7.0 serves blocked clients per ready key.
     /// </summary>
     static void BlockingPop(Client c, int firstKey, int numKeys, bool front, long count, long deadline)
     {
-        if (c.ServingKey != null && Keyspace.LookupWrite(c, c.ServingKey) is ListValue ready && ready.Count > 0)
+        if (c.BlockedReadyKey != null && Keyspace.LookupWrite(c, c.BlockedReadyKey) is ListValue ready && ready.Count > 0)
         {
-            ServePop(c, c.ServingKey, ready, front, count);
+            ServePop(c, c.BlockedReadyKey, ready, front, count);
             return;
         }
-        if (c.ServingKey == null)
+        if (c.BlockedReadyKey == null)
         {
             for (int j = 0; j < numKeys; j++)
             {

@@ -32,7 +32,7 @@ public static class ServerCommands
         t.Register("latency|history", c => c.Reply.EmptyArray());
         t.Register("latency|reset", c => c.Reply.Integer(0));
         t.Register("latency|doctor", c => c.Reply.Verbatim("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n"));
-        t.Register("latency|graph", c => c.Error($"ERR No samples available for event '{c.ArgString(2)}'"));
+        t.Register("latency|graph", c => c.Error($"ERR No samples available for event '{c.ArgText(2)}'"));
         t.Register("latency|histogram", c => c.Reply.MapHeader(0));
         t.Register("latency|help", c => HelpReply.Write(c, "LATENCY", new[]
         {
@@ -119,6 +119,11 @@ public static class ServerCommands
             return;
         }
         _ = now; _ = force;
+        if (!nosave && c.Server.BusyScriptError != null)
+        {
+            c.Error(c.Server.BusyScriptError);   // a busy script: only SHUTDOWN NOSAVE
+            return;
+        }
         c.Server.PrepareForShutdownAndExit(nosave, save);
     }
 

@@ -1,3 +1,4 @@
+using Cinnabar.Server.Config;
 using Cinnabar.Server.Network;
 using Cinnabar.Server.Protocol;
 using Cinnabar.Server.Storage;
@@ -167,7 +168,8 @@ public static class StringCommands
             index = db.Add(c.ArgBytes(1), value.ToArray());
         }
         if (when != 0) db.SetExpire(index, when);
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "set");
+        if (when != 0) Keyspace.Notify(c, key, KeyspaceEvents.Generic, "expire");
         if ((flags & SetFlags.Get) == 0)
         {
             if (replyInteger) c.Reply.Integer(1);
@@ -186,7 +188,8 @@ public static class StringCommands
         var db = c.Db;
         int index = db.Set(key, c.ArgBytes(3));
         db.SetExpire(index, when);
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "set");
+        Keyspace.Notify(c, key, KeyspaceEvents.Generic, "expire");
         c.Reply.Ok();
     }
 
@@ -209,12 +212,12 @@ public static class StringCommands
         if ((flags & (SetFlags.ExAt | SetFlags.PxAt)) != 0 && when <= Clock.NowMs)
         {
             db.Delete(key);
-            Keyspace.Modified(c, key);
+            Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
         }
         else if (expireArg > 0)
         {
             db.SetExpire(db.Find(key), when);
-            Keyspace.Modified(c, key);
+            Keyspace.Modified(c, key, KeyspaceEvents.Generic, "expire");
         }
         else if ((flags & SetFlags.Persist) != 0)
         {
@@ -222,7 +225,7 @@ public static class StringCommands
             if (db.GetExpire(i) != 0)
             {
                 db.SetExpire(i, 0);
-                Keyspace.Modified(c, key);
+                Keyspace.Modified(c, key, KeyspaceEvents.Generic, "persist");
             }
         }
     }
@@ -235,7 +238,7 @@ public static class StringCommands
         if (!Values.IsString(v)) { c.WrongType(); return; }
         c.Reply.Bulk(Values.StringBytes(v));
         c.Db.Delete(key);
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
     }
 
     static void GetSet(Client c)
@@ -246,6 +249,7 @@ public static class StringCommands
         else c.Reply.Bulk(Values.StringBytes(old));
         Keyspace.SetKey(c, key, c.ArgBytes(2));
         c.Server.Dirty();
+        Keyspace.Notify(c, key, KeyspaceEvents.String, "set");
     }
 
     static void MGet(Client c)
@@ -281,7 +285,7 @@ public static class StringCommands
             if (e.ExpireAt != 0) db.SetExpire(index, 0);
         }
         else db.Add(c.ArgBytes(keyArg), value.ToArray());
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "set");
     }
 
     static void MSetNx(Client c)
@@ -337,7 +341,7 @@ public static class StringCommands
         }
         else if (index >= 0) db.Replace(index, digits[..n].ToArray());
         else db.Add(c.ArgBytes(1), digits[..n].ToArray());
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "incrby");
         c.Reply.Integer(result);
     }
 
@@ -365,6 +369,7 @@ public static class StringCommands
         object value = bytes.Length <= 20 && Numbers.TryParseInt64(bytes, out _) ? new EmbStr(bytes) : bytes;
         Keyspace.SetKey(c, key, value, keepTtl: true);
         c.Server.Dirty();
+        Keyspace.Notify(c, key, KeyspaceEvents.String, "incrbyfloat");
         c.Reply.Bulk(bytes);
     }
 
@@ -415,7 +420,7 @@ public static class StringCommands
             db.Resized(before, raw);
             total = raw.Length;
         }
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "append");
         c.Reply.Integer(total);
     }
 
@@ -459,7 +464,7 @@ public static class StringCommands
             raw.EnsureLength((int)offset + value.Length);
             value.CopyTo(raw.Buffer.AsSpan((int)offset));
             db.Add(c.ArgBytes(1), raw);
-            Keyspace.Modified(c, key);
+            Keyspace.Modified(c, key, KeyspaceEvents.String, "setrange");
             c.Reply.Integer(raw.Length);
             return;
         }
@@ -472,7 +477,7 @@ public static class StringCommands
         r.EnsureLength((int)Math.Max(r.Length, offset + value.Length));
         value.CopyTo(r.Buffer.AsSpan((int)offset));
         db.Resized(before, r);
-        Keyspace.Modified(c, key);
+        Keyspace.Modified(c, key, KeyspaceEvents.String, "setrange");
         c.Reply.Integer(r.Length);
     }
 

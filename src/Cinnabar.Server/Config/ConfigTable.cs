@@ -516,6 +516,7 @@ public sealed class ConfigTable
             case "stream-node-max-bytes": s.StreamNodeMaxBytes = L(); break;
             case "stream-node-max-entries": s.StreamNodeMaxEntries = L(); break;
             case "busy-reply-threshold": s.BusyReplyThresholdMs = L(); break;
+            case "hll-sparse-max-bytes": s.HllSparseMaxBytes = L(); break;
             case "client-output-buffer-limit":
             {
                 var limits = ParseBufferLimits(v);

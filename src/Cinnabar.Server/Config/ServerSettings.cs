@@ -47,4 +47,5 @@ public sealed class ServerSettings
     public long ListMaxListpackSize = -2, ListCompressDepth;
     public long StreamNodeMaxBytes = 4096, StreamNodeMaxEntries = 100;
     public long BusyReplyThresholdMs = 5000;
+    public long HllSparseMaxBytes = 3000;
 }

@@ -20,6 +20,7 @@ public enum ClientFlags
     Closed = 512,
     Paused = 1024,
     Blocked = 2048,
+    Protected = 4096,   // runs a busy script: not read from or freed until the script ends
 }
 
 /// <summary>A client connection: its socket, receive and send buffers, and the session state Redis keeps per client.</summary>
@@ -67,8 +68,8 @@ public sealed class Client
     /// <summary>The command that blocked: its calls are counted when it is answered (served, timed out, unblocked).</summary>
     public Commands.Command BlockedCommand;
     public bool Reexecuting, Reblocked;
-    /// <summary>While a blocked command runs again: the key whose readiness woke it (Redis 7.0 serves from that key).</summary>
-    public byte[] ServingKey;
+    public bool BlockedWakeWhenGone;    // run again when a key is deleted or changes type (XREADGROUP)
+    public byte[] BlockedReadyKey;      // while run again: the key whose change woke the client
 
     // Pub/Sub subscriptions.
     public readonly HashSet<byte[]> Channels = new(Storage.ByteArrayComparer.Instance);
@@ -88,6 +89,15 @@ public sealed class Client
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
     public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
+
+    /// <summary>The argument as Redis prints it with %s in an error text: up to its first NUL byte.</summary>
+    public string ArgText(int i)
+    {
+        var a = Arg(i);
+        int nul = a.IndexOf((byte)0);
+        return Encoding.Latin1.GetString(nul < 0 ? a : a[..nul]);
+    }
+
     public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>

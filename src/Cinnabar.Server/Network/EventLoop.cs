@@ -101,22 +101,59 @@ public sealed unsafe class EventLoop
                 int n = Native.epoll_wait(epfd, ev, MaxEvents, timeout);
                 if (n < 0 && Native.Errno != Native.EINTR) throw new InvalidOperationException("epoll_wait failed: " + Native.Errno);
                 Clock.Update();
-                for (int i = 0; i < n; i++)
-                {
-                    ulong tag = ev[i].Data;
-                    uint flags = ev[i].Events;
-                    if (tag == WakeTag) { DrainWake(); continue; }
-                    if (tag >= ListenerTagBase) { AcceptAll((int)(tag - ListenerTagBase)); continue; }
-                    var c = clientsByFd[(int)tag];
-                    if (c == null) continue;
-                    if ((flags & (Native.EPOLLIN | Native.EPOLLERR | Native.EPOLLHUP)) != 0) HandleReadable(c);
-                    if ((flags & Native.EPOLLOUT) != 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
-                }
+                Dispatch(ev, n);
                 if (Environment.TickCount64 >= NextCronTicks) server.Cron();
                 Clock.Update();
                 BeforeSleep();
             }
         }
+    }
+
+    void Dispatch(Native.EpollEvent* ev, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            ulong tag = ev[i].Data;
+            uint flags = ev[i].Events;
+            if (tag == WakeTag) { DrainWake(); continue; }
+            if (tag >= ListenerTagBase) { AcceptAll((int)(tag - ListenerTagBase)); continue; }
+            var c = clientsByFd[(int)tag];
+            if (c == null) continue;
+            if ((flags & (Native.EPOLLIN | Native.EPOLLERR | Native.EPOLLHUP)) != 0) HandleReadable(c);
+            if ((flags & Native.EPOLLOUT) != 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
+        }
+    }
+
+    // ---- processEventsWhileBlocked (a script running past busy-reply-threshold) ----
+
+    Native.EpollEvent[] blockedEvents;
+    bool whileBlocked;
+
+    /// <summary>
+    /// Serves other clients from inside a long-running script (called by its hook): a few non-blocking
+    /// rounds of accept, read, run and write. The script's own client is Protected: not read, not freed.
+    /// </summary>
+    public void ProcessEventsWhileBlocked()
+    {
+        if (whileBlocked) return;
+        whileBlocked = true;
+        try
+        {
+            blockedEvents ??= new Native.EpollEvent[MaxEvents];
+            fixed (Native.EpollEvent* ev = blockedEvents)
+            {
+                for (int round = 0; round < 4; round++)
+                {
+                    int n = Native.epoll_wait(epfd, ev, MaxEvents, 0);
+                    if (n <= 0) break;
+                    Clock.Update();
+                    Dispatch(ev, n);
+                    FlushPendingWrites();
+                }
+            }
+            FlushPendingWrites();
+        }
+        finally { whileBlocked = false; }
     }
 
     void DrainWake()
@@ -165,6 +202,7 @@ public sealed unsafe class EventLoop
 
     void HandleReadable(Client c)
     {
+        if ((c.Flags & ClientFlags.Protected) != 0) return;   // mid-script: its next command waits
         if ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0)
         {
             // Redis stops reading from a client it will close; drain nothing, just wait for the reply to go out.
@@ -214,6 +252,12 @@ public sealed unsafe class EventLoop
 
     void BeforeSleep()
     {
+        FlushPendingWrites();
+        server.BeforeSleep();
+    }
+
+    void FlushPendingWrites()
+    {
         for (int i = 0; i < pendingWrites.Count; i++)
         {
             var c = pendingWrites[i];
@@ -223,7 +267,6 @@ public sealed unsafe class EventLoop
             WriteToClient(c);
         }
         pendingWrites.Clear();
-        server.BeforeSleep();
     }
 
     void WriteToClient(Client c)
@@ -274,6 +317,11 @@ public sealed unsafe class EventLoop
     public void FreeClient(Client c)
     {
         if ((c.Flags & ClientFlags.Closed) != 0) return;
+        if ((c.Flags & ClientFlags.Protected) != 0)
+        {
+            c.Flags |= ClientFlags.CloseAsap;   // freed once its script ends
+            return;
+        }
         c.Flags |= ClientFlags.Closed;
         Native.epoll_ctl(epfd, Native.EPOLL_CTL_DEL, c.Fd, null);
         Native.close(c.Fd);

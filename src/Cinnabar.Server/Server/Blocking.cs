@@ -60,7 +60,12 @@ public sealed partial class CinnabarServer
     /// Parks the client until one of the keys holds a value of <paramref name="type"/> or the deadline passes.
     /// Called from inside a command handler that had nothing to serve; the handler returns without replying.
     /// </summary>
-    public void BlockForKeys(Client c, IEnumerable<byte[]> keys, long deadlineMs, Storage.ValueType type, Action<Client> onTimeout)
+    /// <remarks>
+    /// With <paramref name="wakeWhenGone"/> the command is also run again when a key it waits on is deleted or
+    /// overwritten with another type (XREADGROUP answers that with an error). While it runs again,
+    /// <see cref="Client.BlockedReadyKey"/> names the key that was signalled.
+    /// </remarks>
+    public void BlockForKeys(Client c, IEnumerable<byte[]> keys, long deadlineMs, Storage.ValueType type, Action<Client> onTimeout, bool wakeWhenGone = false)
     {
         if (c.Reexecuting)
         {
@@ -73,6 +78,7 @@ public sealed partial class CinnabarServer
         c.BlockDeadlineMs = deadlineMs;
         c.BlockedType = type;
         c.OnBlockTimeout = onTimeout;
+        c.BlockedWakeWhenGone = wakeWhenGone;
         c.Flags |= ClientFlags.Blocked;
         foreach (var key in c.BlockedKeys)
         {
@@ -91,6 +97,17 @@ public sealed partial class CinnabarServer
         readyKeys.Add(probe);
     }
 
+    /// <summary>
+    /// FLUSHDB/FLUSHALL/SWAPDB: every key clients wait on in the db may have gone or changed, so all are made
+    /// ready; each waiting command runs again and serves, blocks again, or (XREADGROUP on a vanished stream) fails.
+    /// </summary>
+    public void SignalBlockedKeysInDb(int dbId)
+    {
+        if (blockedOnKey.Count == 0) return;
+        foreach (var bk in blockedOnKey.Keys)
+            if (bk.Db == dbId && readySet.Add(bk)) readyKeys.Add(bk);
+    }
+
     /// <summary>handleClientsBlockedOnKeys: serve waiting clients of every key made ready, FIFO per key.</summary>
     public void HandleClientsBlockedOnKeys()
     {
@@ -107,19 +124,20 @@ public sealed partial class CinnabarServer
                     if ((c.Flags & ClientFlags.Blocked) == 0) continue;
                     var db = Dbs[bk.Db];
                     int i = db.Find(bk.Key);
-                    if (i < 0 || Values.TypeOf(db.Table.At(i).Value) != c.BlockedType) break;
-                    Reexecute(c, bk.Key);
+                    bool servable = i >= 0 && Values.TypeOf(db.Table.At(i).Value) == c.BlockedType;
+                    if (!servable && !c.BlockedWakeWhenGone) continue;
+                    c.BlockedReadyKey = bk.Key;
+                    Reexecute(c);
                 }
             }
         }
     }
 
-    void Reexecute(Client c, byte[] readyKey)
+    void Reexecute(Client c)
     {
         c.Reexecuting = true;
         c.Reblocked = false;
         c.ArgOverride = c.BlockedArgs;
-        c.ServingKey = readyKey;
         try
         {
             var cmd = Commands.LookupArgs(c);
@@ -128,8 +146,8 @@ public sealed partial class CinnabarServer
         finally
         {
             c.ArgOverride = null;
-            c.ServingKey = null;
             c.Reexecuting = false;
+            c.BlockedReadyKey = null;
         }
         if (c.Reblocked) return;
         RemoveBlocked(c);
@@ -180,6 +198,7 @@ public sealed partial class CinnabarServer
         c.BlockedArgs = null;
         c.BlockedKeys = null;
         c.OnBlockTimeout = null;
+        c.BlockedWakeWhenGone = false;
         c.BlockedCommand = null;
     }
 

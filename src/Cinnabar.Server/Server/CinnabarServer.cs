@@ -146,6 +146,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
             return;
         }
+        // A script running past busy-reply-threshold: only allow-busy commands (SCRIPT KILL, SHUTDOWN ...).
+        if (BusyScriptError != null && (cmd.Flags & CommandFlags.AllowBusy) == 0)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, BusyScriptError, replyMark);
+            return;
+        }
         if (c.InMulti && !RunsImmediatelyInMulti(cmd))
         {
             var args = new byte[c.ArgCount][];
@@ -300,6 +307,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
 
     // ---- keyspace events ----
 
+    public void KeyAdded(Db db, byte[] key)
+    {
+        if ((NotifyFlags & Cinnabar.Server.Config.KeyspaceEvents.New) != 0) Notify(Cinnabar.Server.Config.KeyspaceEvents.New, "new", key, db.Id);
+    }
+
     public void KeyExpired(Db db, byte[] key)
     {
         Stats.ExpiredKeys++;
@@ -312,6 +324,18 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     {
         if (blockedOnKey.Count > 0) SignalKeyReady(db, key);
         if (watchedKeys.Count > 0) TouchWatchedKey(db, key);
+    }
+
+    /// <summary>signalModifiedKey without waking blocked clients: WATCH only (XDEL, XTRIM).</summary>
+    public void TouchWatched(Db db, ReadOnlySpan<byte> key)
+    {
+        if (watchedKeys.Count > 0) TouchWatchedKey(db, key);
+    }
+
+    /// <summary>signalKeyAsReady without touching WATCH (XGROUP DESTROY wakes XREADGROUP clients).</summary>
+    public void SignalReady(Db db, ReadOnlySpan<byte> key)
+    {
+        if (blockedOnKey.Count > 0) SignalKeyReady(db, key);
     }
 
     public void Dirty(long n = 1) => DirtyCounter += n;

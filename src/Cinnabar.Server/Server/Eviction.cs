@@ -52,8 +52,11 @@ public sealed partial class CinnabarServer
             }
         }
         if (bestDb == null) return false;
+        var key = bestDb.Table.At(bestIndex).Key;
         bestDb.RemoveIndex(bestIndex);
         Stats.EvictedKeys++;
+        Notify(Cinnabar.Server.Config.KeyspaceEvents.Evicted, "evicted", key, bestDb.Id);
+        KeyModified(bestDb, key);
         return true;
     }
 }

@@ -59,6 +59,7 @@ public sealed partial class CinnabarServer
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
+        Scripting.WarnIfUnavailable();
         Log.Notice("Ready to accept connections");
         Loop.Run();
         return 0;

@@ -13,6 +13,7 @@ public static class Clock
 public interface IKeyspaceEvents
 {
     void KeyExpired(Db db, byte[] key);
+    void KeyAdded(Db db, byte[] key);
     void KeyModified(Db db, ReadOnlySpan<byte> key);
 }
 
@@ -94,6 +95,7 @@ public sealed class Db
         int i = Table.Add(key, value);
         Table.At(i).Access = LfuMode ? Lfu.NewWord() : Clock.LruClock;
         DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
+        events.KeyAdded(this, key);
         return i;
     }
 

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Cinnabar.Server.Network;
+using Cinnabar.Server.Scripting.Lua;
+
+namespace Cinnabar.Server.Scripting;
+
+[Flags]
+public enum ScriptFlags
+{
+    None = 0,
+    NoWrites = 1,
+    AllowOom = 2,
+    AllowStale = 4,
+    NoCluster = 8,
+    AllowCrossSlotKeys = 16,
+    /// <summary>An EVAL script without a shebang: the pre-7.0 rules apply.</summary>
+    EvalCompat = 1 << 16,
+}
+
+/// <summary>scripts_flags_def: the flag names of shebangs and redis.register_function, in Redis's order.</summary>
+public static class ScriptFlagsInfo
+{
+    public static readonly (ScriptFlags flag, string name)[] All =
+    {
+        (ScriptFlags.NoWrites, "no-writes"),
+        (ScriptFlags.AllowOom, "allow-oom"),
+        (ScriptFlags.AllowStale, "allow-stale"),
+        (ScriptFlags.NoCluster, "no-cluster"),
+        (ScriptFlags.AllowCrossSlotKeys, "allow-cross-slot-keys"),
+    };
+
+    public static ScriptFlags? Parse(string s, bool ignoreCase)
+    {
+        foreach (var (flag, name) in All)
+            if (string.Equals(name, s, ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return flag;
+        return null;
+    }
+}
+
+/// <summary>scriptRunCtx: one running script or function.</summary>
+public sealed class ScriptRun
+{
+    public Client Caller;
+    public LuaEngine Engine;
+    public string Name;            // the script's sha, or the function's name
+    public bool IsEval;
+    public bool ReadOnly;
+    public bool AllowOom;
+    public bool Oom;               // memory was over maxmemory when the script started
+    public readonly long StartTicks = Stopwatch.GetTimestamp();
+    public bool TimedOut, Killed, WriteDirty;
+    public string KilledAt;        // "source:line" where SCRIPT KILL stopped it
+    public int ReplFlags = 3;
+
+    public long ElapsedMs => (Stopwatch.GetTimestamp() - StartTicks) * 1000 / Stopwatch.Frequency;
+}
