@@ -15,5 +15,6 @@ public static class CommandRegistry
         DebugCommands.Register(t);
         TransactionCommands.Register(t);
         PubSubCommands.Register(t);
+        SortedSetCommands.Register(t);
     }
 }

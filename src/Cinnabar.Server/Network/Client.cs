@@ -83,8 +83,8 @@ public sealed class Client
     public int ArgCount => ArgOverride?.Length ?? Request.ArgCount;
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
-    public string ArgString(int i) => Encoding.Latin1.GetString(Request.Arg(i));
-    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Request.Arg(i), lowerAscii);
+    public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
+    public bool ArgIs(int i, string lowerAscii) => Ascii.EqualsIgnoreCase(Arg(i), lowerAscii);
 
     /// <summary>An error reply, counted in INFO errorstats and the command's failed_calls as Redis counts them.</summary>
     public void Error(string text)
