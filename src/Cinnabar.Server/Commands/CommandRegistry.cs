@@ -21,5 +21,6 @@ public static class CommandRegistry
         ScriptingCommands.Register(t);
         FunctionCommands.Register(t);
         StreamCommands.Register(t);
+        SortedSetCommands.Register(t);
     }
 }

@@ -495,6 +495,8 @@ def intentional_unknown(path, st):
         return True
     if st.inline:
         return b"FOO" in st.payload.upper()
+    if not st.args:
+        return True
     return b"FOO" in st.args[0].upper()
 
 
