@@ -113,7 +113,7 @@ public static class Info
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
         Field(sb, "client_recent_max_output_buffer", maxOut);
-        Field(sb, "blocked_clients", 0);
+        Field(sb, "blocked_clients", s.BlockedClients.Count);
         Field(sb, "tracking_clients", 0);
         Field(sb, "clients_in_timeout_table", 0);
     }
