@@ -153,7 +153,8 @@ public sealed class ReplyWriter
 
     public void Double(double v)
     {
-        string s = Numbers.FormatDouble17g(v);
+        Span<byte> s = stackalloc byte[Double17g.MaxLength];
+        s = s[..Double17g.Format(v, s)];
         if (Resp3) { Raw(","u8); Raw(s); Crlf(); }
         else Bulk(s);
     }
