@@ -16,5 +16,6 @@ public static class CommandRegistry
         TransactionCommands.Register(t);
         PubSubCommands.Register(t);
         SortedSetCommands.Register(t);
+        GeoCommands.Register(t);
     }
 }
