@@ -28,6 +28,8 @@ public static class GeoCommands
     /// <summary>C's "%.Nf" of the exact binary value, rounded half to even as glibc does.</summary>
     static string Fixed(double v, int decimals)
     {
+        if (double.IsInfinity(v)) return v > 0 ? "inf" : "-inf";
+        if (double.IsNaN(v)) return double.IsNegative(v) ? "-nan" : "nan";
         bool neg = double.IsNegative(v);
         long bits = BitConverter.DoubleToInt64Bits(Math.Abs(v));
         int exp = (int)((bits >> 52) & 0x7FF);
