@@ -22,5 +22,6 @@ public static class CommandRegistry
         FunctionCommands.Register(t);
         StreamCommands.Register(t);
         SortedSetCommands.Register(t);
+        GeoCommands.Register(t);
     }
 }

@@ -222,7 +222,12 @@ public static class KeyCommands
         }
         var t = s;
         bool neg = false;
-        if (t.Length > 0 && (t[0] == '+' || t[0] == '-')) { neg = t[0] == '-'; t = t[1..]; }
+        if (t.Length > 0 && (t[0] == '+' || t[0] == '-'))
+        {
+            neg = t[0] == '-';
+            t = t[1..];
+            if (t.Length == 0) { c.Error("ERR invalid cursor"); return false; }   // strtoul converted nothing
+        }
         ulong v = 0;
         foreach (byte b in t)
         {

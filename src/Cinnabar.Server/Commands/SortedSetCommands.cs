@@ -135,7 +135,7 @@ public static partial class SortedSetCommands
     const string LexRangeError = "ERR min or max not valid string range item";
 
     /// <summary>Looks a key up for reading: false (WRONGTYPE sent) if it holds another type; z is null when missing.</summary>
-    static bool TryRead(Client c, ReadOnlySpan<byte> key, out ZSetValue z)
+    internal static bool TryRead(Client c, ReadOnlySpan<byte> key, out ZSetValue z)
     {
         var v = Keyspace.LookupRead(c, key);
         z = v as ZSetValue;
@@ -153,8 +153,8 @@ public static partial class SortedSetCommands
         return false;
     }
 
-    static void Notify(Client c, string ev, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.ZSet, ev, key, c.Db.Id);
-    static void NotifyDel(Client c, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.Generic, "del", key, c.Db.Id);
+    internal static void Notify(Client c, string ev, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.ZSet, ev, key, c.Db.Id);
+    internal static void NotifyDel(Client c, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.Generic, "del", key, c.Db.Id);
 
     static void EmitElement(Client c, byte[] member, double score, bool withScores)
     {
@@ -199,13 +199,23 @@ public static partial class SortedSetCommands
         for (int j = 0; j < elements; j++)
             if (!TryParseScore(c.Arg(scoreIdx + j * 2), out scores[j])) { c.NotFloat(); return; }
 
+        ZAddApply(c, flags, ch, scores, scoreIdx + 1, 2);
+    }
+
+    /// <summary>
+    /// The writing half of ZADD (GEOADD uses it too): scores[j] goes to the member at argument
+    /// firstMember + j * stride, under the NX/XX/GT/LT/INCR flags; replies as ZADD/ZINCRBY do.
+    /// </summary>
+    internal static void ZAddApply(Client c, AddIn flags, bool ch, ReadOnlySpan<double> scores, int firstMember, int stride)
+    {
+        bool incr = (flags & AddIn.Incr) != 0;
         var key = c.Arg(1);
         if (!TryWrite(c, key, out var z)) return;
         long added = 0, updated = 0, processed = 0;
         double score = 0;
         if (z == null)
         {
-            if (xx)
+            if ((flags & AddIn.Xx) != 0)
             {
                 if (incr) c.Reply.Null(); else c.Reply.Integer(0);
                 return;
@@ -216,9 +226,9 @@ public static partial class SortedSetCommands
         long before = z.Cost;
         var settings = c.Server.Settings;
         bool nan = false;
-        for (int j = 0; j < elements; j++)
+        for (int j = 0; j < scores.Length; j++)
         {
-            if (!z.Add(c.Arg(scoreIdx + 1 + j * 2), scores[j], flags, settings.ZsetMaxListpackEntries, settings.ZsetMaxListpackValue,
+            if (!z.Add(c.Arg(firstMember + j * stride), scores[j], flags, settings.ZsetMaxListpackEntries, settings.ZsetMaxListpackValue,
                     out var result, out double newScore))
             {
                 nan = true;
@@ -388,7 +398,7 @@ public static partial class SortedSetCommands
     }
 
     /// <summary>Stores a computed result (or deletes the destination when empty) and replies with its size.</summary>
-    static void FinishStore(Client c, ReadOnlySpan<byte> dstKey, ZSetValue result, string ev)
+    internal static void FinishStore(Client c, ReadOnlySpan<byte> dstKey, ZSetValue result, string ev)
     {
         if (result != null && result.Count > 0)
         {

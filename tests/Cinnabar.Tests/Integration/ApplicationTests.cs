@@ -46,6 +46,12 @@ public sealed class ApplicationTests : IClassFixture<CinnabarFixture>
 
         Assert.True(db.HyperLogLogAdd("app:hll", new RedisValue[] { "a", "b", "c", "a" }));
         Assert.Equal(3, db.HyperLogLogLength("app:hll"));
+
+        Assert.True(db.GeoAdd("app:geo", 13.361389, 38.115556, "Palermo"));
+        Assert.True(db.GeoAdd("app:geo", 15.087269, 37.502669, "Catania"));
+        var dist = db.GeoDistance("app:geo", "Palermo", "Catania", GeoUnit.Kilometers);
+        Assert.NotNull(dist);
+        Assert.InRange(dist.Value, 166.2, 166.3);
     }
 
     [Fact]

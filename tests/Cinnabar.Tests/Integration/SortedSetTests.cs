@@ -131,6 +131,37 @@ public sealed class SortedSetTests : IClassFixture<CinnabarFixture>
     }
 
     [Fact]
+    public void GeoCommands()
+    {
+        using var mux = Connect();
+        var db = mux.GetDatabase();
+        db.KeyDelete(new RedisKey[] { "geo:sicily", "geo:dst" });
+        Assert.Equal(2, db.GeoAdd("geo:sicily", new[]
+        {
+            new GeoEntry(13.361389, 38.115556, "Palermo"),
+            new GeoEntry(15.087269, 37.502669, "Catania"),
+        }));
+        Assert.Equal(3479099956230698, (long)db.SortedSetScore("geo:sicily", "Palermo")!.Value);
+        var pos = db.GeoPosition("geo:sicily", "Palermo");
+        Assert.NotNull(pos);
+        Assert.Equal(13.36138933897018433, pos!.Value.Longitude, 12);
+        Assert.Equal(38.11555639549629859, pos.Value.Latitude, 12);
+        Assert.Null(db.GeoPosition("geo:sicily", "nope"));
+        Assert.Equal(166.2742, db.GeoDistance("geo:sicily", "Palermo", "Catania", GeoUnit.Kilometers));
+        Assert.Equal(new[] { "sqc8b49rny0", "sqdtr74hyu0" }, db.GeoHash("geo:sicily", new RedisValue[] { "Palermo", "Catania" }));
+
+        var near = db.GeoRadius("geo:sicily", 15, 37, 200, GeoUnit.Kilometers, order: Order.Ascending, options: GeoRadiusOptions.WithDistance);
+        Assert.Equal(new[] { "Catania", "Palermo" }, near.Select(r => r.Member.ToString()));
+        Assert.Equal(new double?[] { 56.4413, 190.4424 }, near.Select(r => r.Distance));
+        var box = db.GeoSearch("geo:sicily", 15, 37, new GeoSearchBox(400, 400, GeoUnit.Kilometers), count: 1, order: Order.Descending);
+        Assert.Equal("Palermo", box.Single().Member.ToString());
+        Assert.Equal(2, db.GeoSearchAndStore("geo:sicily", "geo:dst", "Palermo", new GeoSearchCircle(200, GeoUnit.Kilometers), storeDistances: true));
+        Assert.Equal(0, db.SortedSetScore("geo:dst", "Palermo"));
+        var err = Assert.Throws<RedisServerException>(() => db.Execute("GEOADD", "geo:sicily", "200", "10", "bad"));
+        Assert.Equal("ERR invalid longitude,latitude pair 200.000000,10.000000", err.Message);
+    }
+
+    [Fact]
     public void TransactionsSeeSortedSets()
     {
         using var mux = Connect();
