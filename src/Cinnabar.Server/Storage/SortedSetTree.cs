@@ -520,13 +520,6 @@ public sealed class ZDict
         }
     }
 
-    /// <summary>Every live entry, in storage order.</summary>
-    public IEnumerable<(byte[] member, double score)> All()
-    {
-        for (int i = 0; i < used; i++)
-            if (entries[i].Member != null) yield return (entries[i].Member, entries[i].Score);
-    }
-
     /// <summary>One SCAN step: the entries of the bucket the cursor names, then Redis's reverse-binary increment.</summary>
     public ulong ScanStep(ulong cursor, List<byte[]> members, List<double> scores)
     {
