@@ -380,17 +380,18 @@ public static partial class SortedSetCommands
         }
         else
         {
-            var found = new List<ZNode>();
+            var foundMembers = new List<byte[]>();
+            var foundScores = new List<double>();
             long maxIterations = count * 10;
             do
             {
-                cursor = z.ScanStep(cursor, found);
-            } while (cursor != 0 && maxIterations-- > 0 && found.Count < count);
-            foreach (var node in found)
+                cursor = z.ScanStep(cursor, foundMembers, foundScores);
+            } while (cursor != 0 && maxIterations-- > 0 && foundMembers.Count < count);
+            for (int k = 0; k < foundMembers.Count; k++)
             {
-                if (pattern != null && !Glob.Match(pattern, node.Member)) continue;
-                members.Add(node.Member);
-                scoreTexts.Add(Numbers.FormatDouble17g(node.Score));
+                if (pattern != null && !Glob.Match(pattern, foundMembers[k])) continue;
+                members.Add(foundMembers[k]);
+                scoreTexts.Add(Numbers.FormatDouble17g(foundScores[k]));
             }
         }
         c.Reply.ArrayHeader(2);
