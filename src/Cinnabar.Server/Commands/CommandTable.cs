@@ -40,6 +40,7 @@ public sealed class Command
     public RespNode Info, Docs;
     public KeySpec[] KeySpecs = Array.Empty<KeySpec>();
     public long Calls, Microseconds, RejectedCalls, FailedCalls;
+    public bool Protected;          // gated by enable-debug-command (Redis's CMD_PROTECTED)
 
     public bool Implemented => Handler != null || (Subcommands != null && Subcommands.Values.Any(s => s.Handler != null));
 }

@@ -9,7 +9,11 @@ namespace Cinnabar.Server.Commands;
 /// <summary>debug.c: the DEBUG subcommands Redis's own test suite relies on.</summary>
 public static class DebugCommands
 {
-    public static void Register(CommandTable t) => t.Register("debug", Debug);
+    public static void Register(CommandTable t)
+    {
+        t.Register("debug", Debug);
+        t.Find("debug").Protected = true;
+    }
 
     /// <summary>enable-debug-command: "no", "yes", or "local" (loopback clients only).</summary>
     public static bool Allowed(Client c)

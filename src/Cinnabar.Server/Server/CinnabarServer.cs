@@ -122,7 +122,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             return;
         }
         c.LastCommand = cmd.FullName;
-        if (cmd.FullName == "debug" && !DebugCommands.Allowed(c))
+        if (cmd.Protected && !DebugCommands.Allowed(c))
         {
             cmd.RejectedCalls++;
             Reject(c, DebugCommands.NotAllowed, replyMark);
