@@ -500,6 +500,21 @@ public sealed class ConfigTable
             case "latency-monitor-threshold": s.LatencyMonitorThreshold = L(); break;
             case "lazyfree-lazy-user-del": s.LazyfreeLazyUserDel = v == "yes"; break;
             case "lazyfree-lazy-user-flush": s.LazyfreeLazyUserFlush = v == "yes"; break;
+            case "lazyfree-lazy-expire": s.LazyfreeLazyExpire = v == "yes"; break;
+            case "lazyfree-lazy-eviction": s.LazyfreeLazyEviction = v == "yes"; break;
+            case "lazyfree-lazy-server-del": s.LazyfreeLazyServerDel = v == "yes"; break;
+            case "appendonly": return server.ApplyAppendOnly(v == "yes");
+            case "appendfilename": s.AppendFilename = v; break;
+            case "appenddirname": s.AppendDirname = v; break;
+            case "appendfsync": return server.ApplyAppendFsync(v switch { "always" => AppendFsync.Always, "no" => AppendFsync.No, _ => AppendFsync.EverySec });
+            case "no-appendfsync-on-rewrite": s.NoAppendfsyncOnRewrite = v == "yes"; break;
+            case "aof-use-rdb-preamble": s.AofUseRdbPreamble = v == "yes"; break;
+            case "aof-load-truncated": s.AofLoadTruncated = v == "yes"; break;
+            case "aof-timestamp-enabled": s.AofTimestampEnabled = v == "yes"; break;
+            case "aof-rewrite-incremental-fsync": s.AofRewriteIncrementalFsync = v == "yes"; break;
+            case "aof-disable-auto-gc": s.AofDisableAutoGc = v == "yes"; break;
+            case "auto-aof-rewrite-percentage": s.AutoAofRewritePercentage = L(); break;
+            case "auto-aof-rewrite-min-size": s.AutoAofRewriteMinSize = L(); break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
             case "notify-keyspace-events":

@@ -36,6 +36,14 @@ public sealed class ServerSettings
     public bool ActiveExpireEnabled = true;
     public bool LazyfreeLazyUserDel;
     public bool LazyfreeLazyUserFlush;
+    public bool LazyfreeLazyExpire, LazyfreeLazyEviction, LazyfreeLazyServerDel;
+    // Append-only file (Persistence/Aof*.cs).
+    public bool AppendOnly;
+    public string AppendFilename = "appendonly.aof", AppendDirname = "appendonlydir";
+    public AppendFsync AppendFsync = AppendFsync.EverySec;
+    public bool NoAppendfsyncOnRewrite, AofUseRdbPreamble = true, AofLoadTruncated = true, AofTimestampEnabled;
+    public bool AofRewriteIncrementalFsync = true, AofDisableAutoGc;
+    public long AutoAofRewritePercentage = 100, AutoAofRewriteMinSize = 64L * 1024 * 1024;
     public string Dir = Directory.GetCurrentDirectory();
     public long[] ClientOutputBufferNormal = { 0, 0, 0 };
     public long[] ClientOutputBufferReplica = { 256L << 20, 64L << 20, 60 };
@@ -49,3 +57,5 @@ public sealed class ServerSettings
     public long BusyReplyThresholdMs = 5000;
     public long HllSparseMaxBytes = 3000;
 }
+
+public enum AppendFsync { No, Always, EverySec }

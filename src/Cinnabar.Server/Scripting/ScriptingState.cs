@@ -208,6 +208,8 @@ public sealed class ScriptingState
         sc.LastCommand = cmd.FullName;
         long errorsBefore = server.Stats.TotalErrorReplies;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool propagate = server.Prop.Enabled;
+        if (propagate) server.Prop.BeginCall();
         try
         {
             cmd.Handler(sc);
@@ -219,6 +221,8 @@ public sealed class ScriptingState
         }
         finally
         {
+            // Redis 7.0 replicates scripts by their effects: each write the script makes is propagated.
+            if (propagate) server.Prop.EndCall(sc, cmd);
             sc.ArgOverride = null;
         }
         long usec = (System.Diagnostics.Stopwatch.GetTimestamp() - start) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;

@@ -160,6 +160,8 @@ public sealed partial class CinnabarServer
         var previous = CurrentClient;
         CurrentClient = c;
         long errorsBefore = Stats.TotalErrorReplies;
+        bool propagate = Prop.Enabled;
+        if (propagate) Prop.BeginCall();
         try
         {
             cmd.Handler(c);
@@ -172,6 +174,12 @@ public sealed partial class CinnabarServer
         finally
         {
             CurrentClient = previous;
+            if (propagate)
+            {
+                // Each served client is its own unit: BLPOP → LPOP, never joined to the push that woke it.
+                Prop.EndCall(c, cmd);
+                Prop.PropagatePending();
+            }
         }
         // Served (not blocked again): the call counts now; total_commands_processed counted it when it arrived.
         if (!c.Reblocked)

@@ -39,9 +39,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     bool pauseWritesOnly;
     readonly List<Client> pausedClients = new();
 
+    public readonly Propagator Prop;
+
     public CinnabarServer()
     {
         Commands = new CommandTable(this);
+        Prop = new Propagator(this);
     }
 
     public void InitDatabases()
@@ -140,6 +143,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
             return;
         }
+        if (aof != null && DiskErrorFor(cmd) is string diskError)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, diskError, replyMark);
+            return;
+        }
         if (c.InPubSub && !c.Reply.Resp3 && !AllowedInSubscribedContext(cmd))
         {
             cmd.RejectedCalls++;
@@ -169,6 +178,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
         long errorsBefore = Stats.TotalErrorReplies;
+        bool propagate = Prop.Enabled;
+        if (propagate) Prop.BeginCall();
         long start = Stopwatch.GetTimestamp();
         try
         {
@@ -179,6 +190,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             // A bug in one command must not take the server and everyone's data down with it.
             Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
             c.Error("ERR internal error while executing '" + cmd.FullName + "'");
+        }
+        if (propagate)
+        {
+            Prop.EndCall(c, cmd);
+            Prop.PropagatePending();
         }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
@@ -315,6 +331,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     public void KeyExpired(Db db, byte[] key)
     {
         Stats.ExpiredKeys++;
+        if (Prop.Enabled) Prop.AlsoDelete(db.Id, key, Settings.LazyfreeLazyExpire);
         Notify(Cinnabar.Server.Config.KeyspaceEvents.Expired, "expired", key, db.Id);
         KeyModified(db, key);
     }
@@ -354,9 +371,14 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         {
             long start = Stopwatch.GetTimestamp();
             long deadline = Environment.TickCount64 + Math.Max(1, 250 / Math.Max(1, Settings.Hz));
-            foreach (var db in Dbs) db.ActiveExpire(deadline);
+            foreach (var db in Dbs)
+            {
+                db.ActiveExpire(deadline);
+                if (Prop.Enabled) Prop.PropagatePending(noMulti: true);   // each expired key on its own, never wrapped
+            }
             Stats.ExpireCycleCpuMs += (Stopwatch.GetTimestamp() - start) * 1000 / Stopwatch.Frequency;
         }
+        if (aof != null) aof.Cron();
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;

@@ -244,18 +244,10 @@ public static class Info
         Field(sb, "rdb_last_cow_size", 0);
         Field(sb, "rdb_last_load_keys_expired", 0);
         Field(sb, "rdb_last_load_keys_loaded", 0);
-        Field(sb, "aof_enabled", 0);
-        Field(sb, "aof_rewrite_in_progress", 0);
-        Field(sb, "aof_rewrite_scheduled", 0);
-        Field(sb, "aof_last_rewrite_time_sec", -1);
-        Field(sb, "aof_current_rewrite_time_sec", -1);
-        Field(sb, "aof_last_bgrewrite_status", "ok");
-        Field(sb, "aof_rewrites", 0);
-        Field(sb, "aof_rewrites_consecutive_failures", 0);
-        Field(sb, "aof_last_write_status", "ok");
-        Field(sb, "aof_last_cow_size", 0);
+        foreach (var (name, value) in s.Aof.InfoFields()) Field(sb, name, value);
         Field(sb, "module_fork_in_progress", 0);
         Field(sb, "module_fork_last_cow_size", 0);
+        foreach (var (name, value) in s.Aof.InfoFieldsWhenEnabled()) Field(sb, name, value);
     }
 
     static void StatsSection(CinnabarServer s, StringBuilder sb)

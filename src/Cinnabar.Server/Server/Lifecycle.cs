@@ -56,6 +56,7 @@ public sealed partial class CinnabarServer
         else
             Log.Notice($"Running mode=standalone, port={Settings.Port}.");
         Log.Warning("Server initialized");
+        if (!LoadDataFromDisk()) return 1;
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
@@ -107,6 +108,7 @@ public sealed partial class CinnabarServer
     {
         Log.Warning("User requested shutdown...");
         _ = nosave; _ = save;
+        aof?.OnShutdown();
         RemovePidFile();
         Loop.CloseListeners();
         Log.Warning("Redis is now ready to exit, bye bye...");

@@ -97,6 +97,8 @@ public sealed partial class CinnabarServer
                 var cmd = Commands.LookupArgs(c);
                 c.LastCommand = cmd.FullName;
                 long errorsBefore = Stats.TotalErrorReplies;
+                bool propagate = Prop.Enabled;
+                if (propagate) Prop.BeginCall();
                 try
                 {
                     cmd.Handler(c);
@@ -106,6 +108,7 @@ public sealed partial class CinnabarServer
                     Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
                     c.Error("ERR internal error while executing '" + cmd.FullName + "'");
                 }
+                if (propagate) Prop.EndCall(c, cmd);
                 cmd.Calls++;
                 if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
                 Stats.CommandsProcessed++;

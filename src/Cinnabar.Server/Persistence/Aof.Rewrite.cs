@@ -1,0 +1,241 @@
+using System.Diagnostics;
+
+namespace Cinnabar.Server.Persistence;
+
+/// <summary>
+/// BGREWRITEAOF (rewriteAppendOnlyFileBackground / backgroundRewriteDoneHandler). A new INCR file is opened at
+/// the start, so the BASE needs only the dataset as it is at that instant. There is no fork: the BASE is
+/// serialized on the event-loop thread in one pass (a consistent point-in-time image, the loop does not serve
+/// commands meanwhile), and the bytes are written, fsynced and renamed by a background thread while the server
+/// serves writes again, which go to the new INCR file. The done handler runs back on the loop.
+/// </summary>
+public sealed partial class Aof
+{
+    public bool RewriteInProgress, RewriteScheduled;
+    public long LastRewriteTimeSec = -1, Rewrites, ConsecutiveFailures;
+    public bool LastBgrewriteOk = true;
+    long rewriteStartTicks;
+    int rewriteGeneration;
+
+    string TempIncrName => "temp-" + S.AppendFilename + ".incr";
+
+    IAofBaseWriter BaseWriter => UseRdbPreamble ? RdbBaseWriter : CommandFormBaseWriter.Instance;
+
+    /// <summary>rewriteAppendOnlyFile: the BASE written synchronously (startup with an empty dataset).</summary>
+    public bool RewriteSync(string path)
+    {
+        string temp = $"temp-rewriteaof-{Environment.ProcessId}.aof";
+        try
+        {
+            using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                BaseWriter.Write(fs, server);
+                fs.Flush(true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Failed opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {e.Message}");
+            try { File.Delete(temp); } catch (IOException) { }
+            return false;
+        }
+        Log.Notice("SYNC append only file rewrite performed");
+        return true;
+    }
+
+    /// <summary>
+    /// openNewIncrAofForAppend: with AOF on, a new INCR file (seq+1) listed in a persisted manifest; while AOF is
+    /// being switched on, the temp INCR. The old descriptor is fsynced and closed in the background.
+    /// </summary>
+    bool OpenNewIncrForAppend()
+    {
+        if (State == AofState.Off) return true;
+        AofManifest temp = null;
+        string name;
+        if (State == AofState.WaitRewrite) name = TempIncrName;
+        else
+        {
+            temp = Manifest.Dup();
+            name = temp.NewIncrName(S.AppendFilename);
+        }
+        int newFd = AofNative.Open(PathOf(name), AofNative.O_WRONLY | AofNative.O_TRUNC | AofNative.O_CREAT);
+        if (newFd < 0)
+        {
+            Log.Warning($"Can't open the append-only file {name}: {AofNative.StrError(AofNative.Errno)}");
+            return false;
+        }
+        if (temp != null && !PersistManifest(temp))
+        {
+            AofNative.close(newFd);
+            return false;
+        }
+        Log.Notice($"Creating AOF incr file {name} on background rewrite");
+        if (fd >= 0)
+        {
+            bio.FsyncAndClose(fd);
+            FsyncOffset = CurrentSize;
+            lastFsyncUnix = UnixNow;
+        }
+        fd = newFd;
+        LastIncrSize = 0;
+        if (temp != null) Manifest = temp;
+        return true;
+    }
+
+    /// <summary>BGREWRITEAOF and the automatic/switch-on rewrites. False (logged) when it could not start.</summary>
+    public bool StartRewrite(out string error)
+    {
+        error = null;
+        if (RewriteInProgress)
+        {
+            error = "ERR Background append only file rewriting already in progress";
+            return false;
+        }
+        if (!CreateDirIfMissing())
+        {
+            LastBgrewriteOk = false;
+            ConsecutiveFailures++;
+            return false;
+        }
+        // Every INCR file starts with a SELECT; what is buffered belongs to the old INCR.
+        selectedDb = -1;
+        curTimestamp = 0;
+        Flush(true);
+        if (!OpenNewIncrForAppend())
+        {
+            LastBgrewriteOk = false;
+            ConsecutiveFailures++;
+            return false;
+        }
+        RewriteScheduled = false;
+        rewriteStartTicks = Environment.TickCount64;
+
+        // The point-in-time image, taken now on the loop thread.
+        var image = new MemoryStream();
+        long start = Stopwatch.GetTimestamp();
+        BaseWriter.Write(image, server);
+        long ms = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+        RewriteInProgress = true;
+        int generation = ++rewriteGeneration;
+        string tempName = $"temp-rewriteaof-bg-{Environment.ProcessId}.aof";
+        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId} (image of {image.Length} bytes taken in {ms} ms)");
+        bool fsyncEvery4MB = S.AofRewriteIncrementalFsync;
+        var thread = new Thread(() =>
+        {
+            string err = WriteImage(tempName, image, fsyncEvery4MB);
+            server.Loop.Post(() => RewriteDone(generation, tempName, err));
+        }) { IsBackground = true, Name = "aof_rewrite" };
+        thread.Start();
+        return true;
+    }
+
+    static string WriteImage(string path, MemoryStream image, bool incrementalFsync)
+    {
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            var data = image.GetBuffer().AsMemory(0, (int)image.Length);
+            const int step = 4 << 20;
+            for (int off = 0; off < data.Length; off += step)
+            {
+                fs.Write(data.Span.Slice(off, Math.Min(step, data.Length - off)));
+                if (incrementalFsync) fs.Flush(true);
+            }
+            fs.Flush(true);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(path); } catch (IOException) { }
+            return e.Message;
+        }
+    }
+
+    /// <summary>backgroundRewriteDoneHandler, on the loop thread.</summary>
+    void RewriteDone(int generation, string tempName, string writeError)
+    {
+        if (generation != rewriteGeneration || !RewriteInProgress)
+        {
+            try { File.Delete(tempName); } catch (IOException) { }
+            return;
+        }
+        RewriteInProgress = false;
+        LastRewriteTimeSec = (Environment.TickCount64 - rewriteStartTicks) / 1000;
+        if (writeError != null)
+        {
+            Log.Warning($"Background AOF rewrite failed: {writeError}");
+            RewriteFailed();
+            return;
+        }
+        Log.Notice("Background AOF rewrite terminated with success");
+        var temp = Manifest.Dup();
+        string baseName = temp.NewBaseName(S.AppendFilename, UseRdbPreamble);
+        try { File.Move(tempName, PathOf(baseName), overwrite: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Error trying to rename the temporary AOF base file {tempName} into {baseName}: {e.Message}");
+            try { File.Delete(tempName); } catch (IOException) { }
+            RewriteFailed();
+            return;
+        }
+        Log.Notice($"Successfully renamed the temporary AOF base file {tempName} into {baseName}");
+        string newIncr = null;
+        if (State == AofState.WaitRewrite)
+        {
+            newIncr = temp.NewIncrName(S.AppendFilename);
+            try { File.Move(PathOf(TempIncrName), PathOf(newIncr), overwrite: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.Warning($"Error trying to rename the temporary AOF incr file {TempIncrName} into {newIncr}: {e.Message}");
+                try { File.Delete(PathOf(baseName)); } catch (IOException) { }
+                RewriteFailed();
+                return;
+            }
+            Log.Notice($"Successfully renamed the temporary AOF incr file {TempIncrName} into {newIncr}");
+        }
+        temp.MarkRewrittenIncrsAsHistory(keepLast: fd >= 0);
+        if (!PersistManifest(temp))
+        {
+            try { File.Delete(PathOf(baseName)); } catch (IOException) { }
+            if (newIncr != null)
+                try { File.Move(PathOf(newIncr), PathOf(TempIncrName), overwrite: true); } catch (IOException) { }
+            RewriteFailed();
+            return;
+        }
+        Manifest = temp;
+        CurrentSize = FileSize(baseName) + LastIncrSize;
+        RewriteBaseSize = CurrentSize;
+        FsyncOffset = CurrentSize;
+        Log.Notice("Background AOF rewrite finished successfully");
+        if (State == AofState.WaitRewrite) State = AofState.On;
+        DeleteHistoryFiles();
+        LastBgrewriteOk = true;
+        ConsecutiveFailures = 0;
+        Rewrites++;
+    }
+
+    void RewriteFailed()
+    {
+        LastBgrewriteOk = false;
+        ConsecutiveFailures++;
+        Rewrites++;
+        if (State == AofState.WaitRewrite) DeleteTempIncr();
+    }
+
+    /// <summary>Abandons a rewrite in flight (AOF switched off, shutdown): its result is discarded when it lands.</summary>
+    void CancelRewrite()
+    {
+        if (!RewriteInProgress) return;
+        RewriteInProgress = false;
+        rewriteGeneration++;
+    }
+
+    void DeleteTempIncr()
+    {
+        Log.Notice($"Removing the temp incr aof file {TempIncrName} in the background");
+        string path = PathOf(TempIncrName);
+        ThreadPool.QueueUserWorkItem(_ => { try { File.Delete(path); } catch (IOException) { } });
+    }
+}
