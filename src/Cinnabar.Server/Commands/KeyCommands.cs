@@ -481,14 +481,26 @@ public static class KeyCommands
         if (xx && !hasTtl) { c.Reply.Integer(0); return; }
         if (gt && (!hasTtl || when <= current)) { c.Reply.Integer(0); return; }
         if (lt && hasTtl && when >= current) { c.Reply.Integer(0); return; }
+        var prop = c.Server.Prop;
         if (when <= Clock.NowMs && db.ExpiryEnabled)
         {
             db.RemoveIndex(i);
+            // An expire time in the past deletes the key: propagated as DEL (UNLINK with lazyfree-lazy-expire).
+            if (prop.Enabled) prop.RewriteDelete(key, c.Server.Settings.LazyfreeLazyExpire);
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
         }
         else
         {
             db.SetExpire(i, when);
+            // Propagated as PEXPIREAT with the absolute time, options kept (PEXPIREAT itself goes as received).
+            if (prop.Enabled && !c.ArgIs(0, "pexpireat"))
+            {
+                var w = prop.Rewrite(c.ArgCount);
+                w.Bulk("PEXPIREAT"u8);
+                w.Bulk(key);
+                w.Bulk(when);
+                for (int j = 3; j < c.ArgCount; j++) w.Bulk(c.Arg(j));
+            }
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "expire");
         }
         c.Reply.Integer(1);

@@ -14,7 +14,12 @@ public static class PubSubCommands
         t.Register("sunsubscribe", c => UnsubscribeMany(c, shard: true));
         t.Register("psubscribe", PSubscribe);
         t.Register("punsubscribe", PUnsubscribe);
-        t.Register("publish", c => c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2))));
+        t.Register("publish", c =>
+        {
+            c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2)));
+            // Outside cluster mode PUBLISH reaches replicas (not the AOF) through the replication stream.
+            if (c.Server.Prop.Enabled) c.Server.Prop.Force(PropagateTarget.Repl);
+        });
         t.Register("spublish", c => c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2), shard: true)));
         t.Register("pubsub|channels", c => ListChannels(c, c.Server.Channels));
         t.Register("pubsub|shardchannels", c => ListChannels(c, c.Server.ShardChannels));

@@ -209,7 +209,7 @@ public sealed class ScriptingState
         long errorsBefore = server.Stats.TotalErrorReplies;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         bool propagate = server.Prop.Enabled;
-        if (propagate) server.Prop.BeginCall();
+        if (propagate) server.Prop.BeginCall((PropagateTarget)(run.ReplFlags & 3));
         try
         {
             cmd.Handler(sc);

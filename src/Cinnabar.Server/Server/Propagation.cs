@@ -50,7 +50,7 @@ public sealed class Propagator
         public long Dirty;
         public int RewriteBase;
         public bool Rewritten, Prevent;
-        public PropagateTarget Force;
+        public PropagateTarget Force, Allowed;
     }
     Frame[] frames = new Frame[8];
     int depth;
@@ -67,10 +67,11 @@ public sealed class Propagator
 
     // ------------------------------------------------------------------ call frames
 
-    public void BeginCall()
+    /// <summary>call(): <paramref name="allowed"/> narrows where the command may go (a script's redis.set_repl).</summary>
+    public void BeginCall(PropagateTarget allowed = PropagateTarget.All)
     {
         if (depth == frames.Length) Array.Resize(ref frames, depth * 2);
-        frames[depth++] = new Frame { Dirty = server.DirtyCounter, RewriteBase = rewrites.Length };
+        frames[depth++] = new Frame { Dirty = server.DirtyCounter, RewriteBase = rewrites.Length, Allowed = allowed };
     }
 
     /// <summary>
@@ -84,6 +85,7 @@ public sealed class Propagator
         var target = PropagateTarget.None;
         if (server.DirtyCounter != f.Dirty) target = PropagateTarget.All;
         target |= f.Force;
+        target &= f.Allowed;
         if (target != PropagateTarget.None && !f.Prevent && !NeverPropagated(cmd))
         {
             if (f.Rewritten)
@@ -123,13 +125,48 @@ public sealed class Propagator
         return rewrites;
     }
 
-    /// <summary>Rewrites the running command as its own arguments minus those <paramref name="skip"/> rejects (SET ... GET).</summary>
-    public void RewriteWithout(Client c, Func<int, bool> skip)
+    /// <summary>SET key value PXAT ms: every SET with an expiry, SETEX and PSETEX.</summary>
+    public void RewriteSetPxat(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long ms)
     {
-        int argc = 0;
-        for (int i = 0; i < c.ArgCount; i++) if (!skip(i)) argc++;
-        var w = Rewrite(argc);
-        for (int i = 0; i < c.ArgCount; i++) if (!skip(i)) w.Bulk(c.Arg(i));
+        var w = Rewrite(5);
+        w.Bulk("SET"u8);
+        w.Bulk(key);
+        w.Bulk(value);
+        w.Bulk("PXAT"u8);
+        w.Bulk(ms);
+    }
+
+    /// <summary>DEL key, or UNLINK key when the matching lazyfree option is on.</summary>
+    public void RewriteDelete(ReadOnlySpan<byte> key, bool lazy) => RewriteKeyCommand(lazy ? "UNLINK"u8 : "DEL"u8, key);
+
+    public void RewriteKeyCommand(ReadOnlySpan<byte> name, ReadOnlySpan<byte> key)
+    {
+        var w = Rewrite(2);
+        w.Bulk(name);
+        w.Bulk(key);
+    }
+
+    public void RewriteKeyCommand(ReadOnlySpan<byte> name, ReadOnlySpan<byte> key, long n)
+    {
+        var w = Rewrite(3);
+        w.Bulk(name);
+        w.Bulk(key);
+        w.Bulk(n);
+    }
+
+    /// <summary>
+    /// RESTORE with a relative TTL goes out with the absolute time and ABSTTL appended (the other options kept),
+    /// so a reload or replica gives the key the same expiry. For RESTORE to call once the key is stored.
+    /// </summary>
+    public void RewriteRestoreAbsTtl(Client c, long absoluteMs)
+    {
+        var w = Rewrite(c.ArgCount + 1);
+        for (int i = 0; i < c.ArgCount; i++)
+        {
+            if (i == 2) w.Bulk(absoluteMs);
+            else w.Bulk(c.Arg(i));
+        }
+        w.Bulk("ABSTTL"u8);
     }
 
     /// <summary>preventCommandPropagation: the running command is not propagated (it propagated its effects itself).</summary>
