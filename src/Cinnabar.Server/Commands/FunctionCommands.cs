@@ -39,14 +39,14 @@ public static class FunctionCommands
             c.Error("ERR Function not found");
             return;
         }
-        if (!ScriptingCommands.SplitKeys(c, "ERR Bad number of keys provided", out var keys, out var args)) return;
+        if (!ScriptingCommands.SplitKeys(c, "ERR Bad number of keys provided", out var keysAndArgs)) return;
         string err = st.CheckCanRun(fn.Flags, ro);
         if (err != null)
         {
             c.Error(err);
             return;
         }
-        st.Execute(c, st.FunctionEngine, fn.Ref, fn.Name, isEval: false, fn.Flags, ro, keys, args);
+        st.Execute(c, st.FunctionEngine, fn.Ref, fn.Name, isEval: false, fn.Flags, ro, keysAndArgs);
     }
 
     static void Load(Client c)
