@@ -71,6 +71,10 @@ public sealed class CommandTable
         {
             if (commands.TryGetValue(docs.Children[i].Text, out var cmd)) AttachDocs(cmd, docs.Children[i + 1]);
         }
+        // Redis 7.0's COMMAND INFO never prints may_replicate, so the recorded table lacks it; these are the
+        // commands whose JSON carries it (CLIENT PAUSE WRITE holds them back, observed on 7.0.15).
+        foreach (var name in new[] { "eval", "evalsha", "fcall", "publish", "spublish", "pfcount" })
+            commands[name].Flags |= CommandFlags.MayReplicate;
         CommandRegistry.RegisterAll(this);
     }
 

@@ -32,6 +32,7 @@ public static class FunctionCommands
 
     static void FCall(Client c, bool ro)
     {
+        if (c.Server.Monitors.Count > 0) c.Server.FeedMonitors(c);   // FCALL is skip_monitor: shown before its function
         if (!CheckAvailable(c)) return;
         var st = c.Server.Scripting;
         if (!st.Functions.ByName.TryGetValue(Encoding.Latin1.GetString(c.Arg(1)), out var fn))

@@ -45,6 +45,7 @@ public static class ScriptingCommands
 
     static void Eval(Client c, bool sha, bool ro)
     {
+        if (c.Server.Monitors.Count > 0) c.Server.FeedMonitors(c);   // EVAL is skip_monitor: shown before its script
         if (!ScriptingState.Available)
         {
             c.Error(ScriptingState.Unavailable);

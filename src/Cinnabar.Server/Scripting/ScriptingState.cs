@@ -218,6 +218,7 @@ public sealed class ScriptingState
         if (write) run.WriteDirty = true;
 
         sc.LastCommand = cmd.FullName;
+        sc.ClearRedactions();
         long errorsBefore = server.Stats.TotalErrorReplies;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
@@ -230,6 +231,7 @@ public sealed class ScriptingState
             sc.Error("ERR internal error while executing '" + cmd.FullName + "'");
         }
         long usec = (System.Diagnostics.Stopwatch.GetTimestamp() - start) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;
+        server.FeedMonitorsAfterCall(sc, cmd);
         cmd.Calls++;
         cmd.Microseconds += usec;
         if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;

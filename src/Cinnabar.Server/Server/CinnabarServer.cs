@@ -162,12 +162,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             FinishReply(c, replyMark);
             return;
         }
-        if (IsPaused() && (cmd.Flags & CommandFlags.Write) != 0 && pauseWritesOnly)
+        if (IsPaused() && pauseWritesOnly && MayReplicate(c, cmd))
         {
             PauseClient(c, rewind: true);
             return;
         }
-        if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
+        c.ClearRedactions();
         long errorsBefore = Stats.TotalErrorReplies;
         long start = Stopwatch.GetTimestamp();
         try
@@ -182,6 +182,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        FeedMonitorsAfterCall(c, cmd);
         if ((c.Flags & ClientFlags.Blocked) != 0)
         {
             // Redis counts a blocking command's call once it is answered (updateStatsOnUnblock).
@@ -253,13 +254,27 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
     }
 
-    void FeedMonitors(Client c)
+    /// <summary>
+    /// call()'s MONITOR feed: after the command ran (so SELECT shows its new db and passwords are redacted),
+    /// except for the commands Redis never shows. EVAL and FCALL are skip_monitor and show themselves before
+    /// their script runs; commands a script calls show as "lua".
+    /// </summary>
+    public void FeedMonitorsAfterCall(Client c, Command cmd)
+    {
+        if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
+    }
+
+    public void FeedMonitors(Client c)
     {
         var sb = new StringBuilder();
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + (Stopwatch.GetTimestamp() / 10 % 1000);
         sb.Append(now / 1_000_000).Append('.').Append((now % 1_000_000).ToString("000000"));
-        sb.Append(" [").Append(c.Db.Id).Append(' ').Append(c.Addr).Append(']');
-        for (int i = 0; i < c.ArgCount; i++) sb.Append(" \"").Append(Repr.Escape(c.Arg(i))).Append('"');
+        sb.Append(" [").Append(c.Db.Id).Append(' ').Append(c.IsScriptClient ? "lua" : c.Addr).Append(']');
+        for (int i = 0; i < c.ArgCount; i++)
+        {
+            if (c.IsRedacted(i)) sb.Append(" \"(redacted)\"");
+            else sb.Append(" \"").Append(Repr.Escape(c.Arg(i))).Append('"');
+        }
         string line = sb.ToString();
         foreach (var m in Monitors)
         {
@@ -271,6 +286,22 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     }
 
     // ---- CLIENT PAUSE ----
+
+    /// <summary>What CLIENT PAUSE WRITE holds back: writes, commands that may replicate, and EXEC of either.</summary>
+    bool MayReplicate(Client c, Command cmd)
+    {
+        const CommandFlags mayReplicate = CommandFlags.Write | CommandFlags.MayReplicate;
+        if ((cmd.Flags & mayReplicate) != 0) return true;
+        if (cmd.FullName != "exec" || c.Queued == null) return false;
+        foreach (var queued in c.Queued)
+        {
+            var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
+            if (q != null && q.Subcommands != null && queued.Length > 1)
+                q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+            if (q != null && (q.Flags & mayReplicate) != 0) return true;
+        }
+        return false;
+    }
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
 

@@ -96,6 +96,7 @@ public sealed partial class CinnabarServer
                 c.ArgOverride = args;
                 var cmd = Commands.LookupArgs(c);
                 c.LastCommand = cmd.FullName;
+                c.ClearRedactions();
                 long errorsBefore = Stats.TotalErrorReplies;
                 try
                 {
@@ -106,6 +107,7 @@ public sealed partial class CinnabarServer
                     Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
                     c.Error("ERR internal error while executing '" + cmd.FullName + "'");
                 }
+                FeedMonitorsAfterCall(c, cmd);
                 cmd.Calls++;
                 if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
                 Stats.CommandsProcessed++;

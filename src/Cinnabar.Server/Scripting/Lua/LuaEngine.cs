@@ -41,7 +41,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
     {
         State = state;
         FunctionMode = functionMode;
-        ScriptClient = new Client(state.Server, 0, -1, "", "") { Authenticated = true, CanBlock = false, Db = state.Server.Dbs[0] };
+        ScriptClient = new Client(state.Server, 0, -1, "", "") { Authenticated = true, CanBlock = false, Db = state.Server.Dbs[0], IsScriptClient = true };
         var prev = current;
         current = this;
         try { Init(); }
