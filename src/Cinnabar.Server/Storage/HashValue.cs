@@ -6,7 +6,7 @@ namespace Cinnabar.Server.Storage;
 /// field or value is longer than hash-max-listpack-value) and "hashtable" (<see cref="ByteTable"/>).
 /// The conversion goes one way. Pairs are addressed by index 0..Count-1.
 /// </summary>
-public sealed class HashValue : IRedisObject
+public sealed class HashValue : IMemberCollection
 {
     byte[][] lp = new byte[8][];    // listpack: field, value, field, value ...; null once converted
     int lpCount;                    // pairs

@@ -8,7 +8,7 @@ namespace Cinnabar.Server.Storage;
 /// "hashtable" (<see cref="ByteTable"/>). The conversion goes one way, as in Redis.
 /// Members are addressed by index 0..Count-1 for iteration and random picks.
 /// </summary>
-public sealed class SetValue : IRedisObject
+public sealed class SetValue : IMemberCollection
 {
     long[] ints;        // intset: ascending, first intCount used; null once converted
     int intCount;
