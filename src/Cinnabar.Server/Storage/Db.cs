@@ -47,6 +47,8 @@ public sealed class Db
     {
         int i = Table.Find(key);
         if (i < 0) return -1;
+        // Whatever a caller does with the entry next, a snapshot in progress gets its current state first.
+        Table.Snapshot?.SaveBeforeChange(Table, i);
         ref var e = ref Table.At(i);
         if (e.ExpireAt != 0 && ExpiryEnabled && Clock.NowMs > e.ExpireAt)
         {
@@ -120,6 +122,7 @@ public sealed class Db
 
     public void RemoveIndex(int i)
     {
+        Table.Snapshot?.SaveBeforeChange(Table, i);
         ref var e = ref Table.At(i);
         DatasetBytes -= EntryOverhead + KeyCost(e.Key) + Values.Cost(e.Value);
         Table.RemoveAt(i);
