@@ -49,6 +49,7 @@ public sealed class CommandFuzzTests
         "COUNT", "MATCH", "LEFT", "RIGHT", "BEFORE", "AFTER", "RANK", "MAXLEN", "WEIGHTS", "AGGREGATE", "SUM", "MIN", "MAX",
         "WITHVALUES", "IDX", "LEN", "MINMATCHLEN", "OVERFLOW", "SAT", "WRAP", "FAIL", "INCRBY", "SET", "u8", "i16", "BIT", "BYTE",
         "AND", "OR", "XOR", "NOT", "-inf", "+inf", "(1", "[a", "-", "+", "*", "0-1", "$", ">", "STREAMS", "GROUP",
+        "BY", "ALPHA", "STORE", "DESC", "ASC", "nosort", "fz:*", "fz:*->m1",
     };
 
     static byte[] RandomArg(Random r)
