@@ -216,6 +216,8 @@ public static class SortCommands
                 else
                 {
                     // strtod on the NUL-terminated value: all of it must convert (up to a NUL), no ERANGE, no NaN.
+                    // (Redis tests errno without clearing it first, so an ERANGE left over from an earlier command
+                    // fails a later SORT too, until something else sets errno; Cinnabar does not model errno.)
                     double score = Numbers.Strtod(byVal, out int used, out bool erange);
                     vector[j].Score = score;
                     if ((used < byVal.Length && byVal[used] != 0) || erange || double.IsNaN(score))
