@@ -43,7 +43,7 @@ public static class SortCommands
     }
 
     /// <summary>Scripts run on the Lua engine's client, the one without a socket (Redis's CLIENT_SCRIPT).</summary>
-    static bool FromScript(Client c) => c.Fd < 0;
+    static bool FromScript(Client c) => c.IsScriptClient;
 
     static void SortGeneric(Client c, bool readOnly)
     {
