@@ -112,9 +112,13 @@ public sealed class Db
     /// <summary>Tells the accounting that the value at an entry changed size in place.</summary>
     public void Resized(long oldCost, object value) => DatasetBytes += Values.Cost(value) - oldCost;
 
+    /// <summary>
+    /// dbDelete: removes the key if it is in the table, even past its TTL (a STORE of an empty result deletes
+    /// such a destination with a "del" event, as Redis does). DEL expires first: see <see cref="Find"/>.
+    /// </summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
-        int i = Find(key);
+        int i = Table.Find(key);
         if (i < 0) return false;
         RemoveIndex(i);
         return true;
