@@ -23,5 +23,6 @@ public static class CommandRegistry
         StreamCommands.Register(t);
         SortedSetCommands.Register(t);
         GeoCommands.Register(t);
+        PersistenceCommands.Register(t);
     }
 }
