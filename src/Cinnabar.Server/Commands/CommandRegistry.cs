@@ -24,5 +24,6 @@ public static class CommandRegistry
         SortedSetCommands.Register(t);
         GeoCommands.Register(t);
         SortCommands.Register(t);
+        PersistenceCommands.Register(t);
     }
 }

@@ -391,7 +391,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
-        if (ShutdownAsap) PrepareForShutdownAndExit(false, false);
+        if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
+        {
+            Log.Warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+            ShutdownAsap = false;
+        }
     }
 
     void CloseIdleClients()

@@ -101,6 +101,15 @@ public sealed class Db
         return i;
     }
 
+    /// <summary>Adds a key as loaded (RDB, AOF base): no keyspace event, the given access stamp.</summary>
+    public int AddLoaded(byte[] key, object value, uint access)
+    {
+        int i = Table.Add(key, value);
+        Table.At(i).Access = access;
+        DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
+        return i;
+    }
+
     /// <summary>Replaces the value at an entry in place (the entry keeps its key and TTL).</summary>
     public void Replace(int index, object value)
     {

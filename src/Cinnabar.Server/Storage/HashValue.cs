@@ -113,6 +113,28 @@ public sealed class HashValue : IMemberCollection
         lpPayload = 0;
     }
 
+    /// <summary>A hash as loaded: field, value, field, value ... (distinct fields), in the given encoding.</summary>
+    public static HashValue FromPairs(List<byte[]> items, bool listpack)
+    {
+        var h = new HashValue();
+        int pairs = items.Count / 2;
+        if (listpack)
+        {
+            h.lp = new byte[Math.Max(8, items.Count)][];
+            for (int i = 0; i < items.Count; i++)
+            {
+                h.lp[i] = items[i];
+                h.lpPayload += ByteTable.ArrayCost(items[i].Length);
+            }
+            h.lpCount = pairs;
+            return h;
+        }
+        h.lp = null;
+        h.table = new ByteTable(pairs);
+        for (int i = 0; i < pairs; i++) h.table.Insert(items[2 * i], items[2 * i + 1]);
+        return h;
+    }
+
     public int RandomIndex() => Random.Shared.Next(Count);
 
     /// <summary>The hash table behind the "hashtable" encoding (null for a listpack), for HSCAN.</summary>
