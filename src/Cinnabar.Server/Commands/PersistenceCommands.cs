@@ -14,6 +14,7 @@ public static class PersistenceCommands
         t.Register("dump", Dump);
         t.Register("restore", Restore);
         t.Register("save", Save);
+        t.Register("bgsave", BgSave);
     }
 
     static void Dump(Client c)
@@ -104,8 +105,36 @@ public static class PersistenceCommands
         c.Server.Dirty();
     }
 
+    static void BgSave(Client c)
+    {
+        bool schedule = false;
+        if (c.ArgCount > 1)
+        {
+            if (c.ArgCount == 2 && c.ArgIs(1, "schedule")) schedule = true;
+            else { c.Syntax(); return; }
+        }
+        var server = c.Server;
+        if (server.RdbBgsaveInProgress) c.Error("ERR Background save already in progress");
+        else if (server.ChildActive || server.InExec)
+        {
+            if (schedule || server.InExec)
+            {
+                server.ScheduleBackgroundSave();
+                c.Reply.Simple("Background saving scheduled");
+            }
+            else c.Error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
+        else if (server.StartBackgroundSave() is string error) c.Error(error);
+        else c.Reply.Simple("Background saving started");
+    }
+
     static void Save(Client c)
     {
+        if (c.Server.RdbBgsaveInProgress)
+        {
+            c.Error("ERR Background save already in progress");
+            return;
+        }
         if (c.Server.SaveRdb()) c.Reply.Ok();
         else c.Error("ERR");
     }

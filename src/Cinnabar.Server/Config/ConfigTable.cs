@@ -500,6 +500,7 @@ public sealed class ConfigTable
             case "latency-monitor-threshold": s.LatencyMonitorThreshold = L(); break;
             case "lazyfree-lazy-user-del": s.LazyfreeLazyUserDel = v == "yes"; break;
             case "lazyfree-lazy-user-flush": s.LazyfreeLazyUserFlush = v == "yes"; break;
+            case "stop-writes-on-bgsave-error": s.StopWritesOnBgsaveError = v == "yes"; break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
             case "notify-keyspace-events":

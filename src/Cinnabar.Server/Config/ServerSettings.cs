@@ -36,6 +36,7 @@ public sealed class ServerSettings
     public bool ActiveExpireEnabled = true;
     public bool LazyfreeLazyUserDel;
     public bool LazyfreeLazyUserFlush;
+    public bool StopWritesOnBgsaveError = true;
     public string Dir = Directory.GetCurrentDirectory();
     public long[] ClientOutputBufferNormal = { 0, 0, 0 };
     public long[] ClientOutputBufferReplica = { 256L << 20, 64L << 20, 60 };

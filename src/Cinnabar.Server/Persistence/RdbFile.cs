@@ -83,6 +83,13 @@ public sealed class RdbWriter
         RdbOut.WriteString(Buffer, code, serializer.Compress);
     }
 
+    /// <summary>SELECTDB alone: switching back to a db whose RESIZEDB hint was already written.</summary>
+    public void WriteSelectDbOnly(int db)
+    {
+        Buffer.WriteByte(Rdb.OpSelectDb);
+        RdbOut.WriteLen(Buffer, (ulong)db);
+    }
+
     public void WriteSelectDb(int db, long keys, long expires)
     {
         Buffer.WriteByte(Rdb.OpSelectDb);

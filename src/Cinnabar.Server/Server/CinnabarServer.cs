@@ -140,6 +140,14 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
             return;
         }
+        if (LastBgsaveStatusOk == 0
+            && ((cmd.Flags & CommandFlags.Write) != 0 || cmd.FullName == "ping" || (cmd.FullName == "exec" && QueuedWrites(c)))
+            && DiskErrorDeniesWrites() is string diskError)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, diskError, replyMark);
+            return;
+        }
         if (c.InPubSub && !c.Reply.Resp3 && !AllowedInSubscribedContext(cmd))
         {
             cmd.RejectedCalls++;
@@ -291,14 +299,21 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     bool MayReplicate(Client c, Command cmd)
     {
         const CommandFlags mayReplicate = CommandFlags.Write | CommandFlags.MayReplicate;
-        if ((cmd.Flags & mayReplicate) != 0) return true;
-        if (cmd.FullName != "exec" || c.Queued == null) return false;
+        return (cmd.Flags & mayReplicate) != 0 || (cmd.FullName == "exec" && QueuedCommandsHave(c, mayReplicate));
+    }
+
+    bool QueuedWrites(Client c) => QueuedCommandsHave(c, CommandFlags.Write);
+
+    /// <summary>Whether a command queued by MULTI has any of the flags (Redis keeps them in mstate.cmd_flags).</summary>
+    bool QueuedCommandsHave(Client c, CommandFlags flags)
+    {
+        if (c.Queued == null) return false;
         foreach (var queued in c.Queued)
         {
             var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
             if (q != null && q.Subcommands != null && queued.Length > 1)
                 q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
-            if (q != null && (q.Flags & mayReplicate) != 0) return true;
+            if (q != null && (q.Flags & flags) != 0) return true;
         }
         return false;
     }
@@ -391,6 +406,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
+        BackgroundSaveCron();
         if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
         {
             Log.Warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");

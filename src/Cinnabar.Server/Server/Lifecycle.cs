@@ -110,6 +110,11 @@ public sealed partial class CinnabarServer
     public bool PrepareForShutdownAndExit(bool nosave, bool save, bool force = false)
     {
         Log.Warning("User requested shutdown...");
+        if (RdbBgsaveInProgress)
+        {
+            Log.Warning("There is a child saving an .rdb. Killing it!");
+            KillBackgroundSave();
+        }
         if (!nosave && (HasSavePoints || save))
         {
             Log.Notice("Saving the final RDB snapshot before exiting.");
@@ -130,5 +135,14 @@ public sealed partial class CinnabarServer
         return true;
     }
 
-    public void FlushedAll() { }
+    /// <summary>flushAllDataAndResetRDB: a running BGSAVE is stopped and, with save points, the empty dataset saved.</summary>
+    public void FlushedAll()
+    {
+        KillBackgroundSave();
+        if (HasSavePoints)
+        {
+            SaveRdb();
+            DirtyCounter++;
+        }
+    }
 }

@@ -99,6 +99,7 @@ public sealed partial class CinnabarServer
         DirtyCounter = 0;
         LastSaveUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         LastBgsaveStatusOk = 1;
+        RdbSaves++;
         return true;
     }
 

@@ -89,6 +89,7 @@ public sealed partial class CinnabarServer
         Unwatch(c);
         c.Reply.ArrayHeader(queued.Count);
         c.CanBlock = false;
+        InExec = true;
         try
         {
             foreach (var args in queued)
@@ -117,6 +118,7 @@ public sealed partial class CinnabarServer
         {
             c.ArgOverride = null;
             c.CanBlock = true;
+            InExec = false;
         }
         c.LastCommand = "exec";
     }

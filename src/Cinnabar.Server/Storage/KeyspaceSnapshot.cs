@@ -20,7 +20,7 @@ public sealed class KeyspaceSnapshot
     public interface ISink
     {
         /// <summary>One key as it was at the start; called once per key, on the event-loop thread.</summary>
-        void Save(int dbId, byte[] key, object value, long expireAt);
+        void Save(int dbId, in KeyTable.Entry entry);
     }
 
     readonly KeyTable[] tables;
@@ -59,7 +59,7 @@ public sealed class KeyspaceSnapshot
         ref var e = ref table.At(index);
         if (e.SnapshotMark == table.Mark || e.Key == null) return;
         e.SnapshotMark = table.Mark;
-        sink.Save(DbIdOf(table), e.Key, e.Value, e.ExpireAt);
+        sink.Save(DbIdOf(table), in e);
         KeysSaved++;
     }
 
@@ -85,7 +85,7 @@ public sealed class KeyspaceSnapshot
                 ref var e = ref table.At(cursor);
                 if (e.Key == null || e.SnapshotMark == table.Mark) continue;
                 e.SnapshotMark = table.Mark;
-                sink.Save(dbIds[tableIndex], e.Key, e.Value, e.ExpireAt);
+                sink.Save(dbIds[tableIndex], in e);
                 KeysSaved++;
             }
             if (cursor >= table.Used)

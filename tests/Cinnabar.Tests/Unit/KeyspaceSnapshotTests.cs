@@ -22,11 +22,11 @@ public sealed class KeyspaceSnapshotTests
     {
         public readonly Dictionary<(int, string), (string value, long expire)> Saved = new();
 
-        public void Save(int dbId, byte[] key, object value, long expireAt)
+        public void Save(int dbId, in KeyTable.Entry entry)
         {
             // A real sink serializes on the spot; copying the bytes stands for that.
-            var k = (dbId, Encoding.Latin1.GetString(key));
-            Assert.True(Saved.TryAdd(k, (Encoding.Latin1.GetString((byte[])value), expireAt)), $"key {k} saved twice");
+            var k = (dbId, Encoding.Latin1.GetString(entry.Key));
+            Assert.True(Saved.TryAdd(k, (Encoding.Latin1.GetString((byte[])entry.Value), entry.ExpireAt)), $"key {k} saved twice");
         }
     }
 
