@@ -17,6 +17,9 @@ public sealed class RdbReader
     long consumedBefore;    // bytes dropped from buf before its start
     public bool TrackCrc = true;
 
+    /// <summary>Called after each read from the stream (about every megabyte): loading serves clients there.</summary>
+    public Action Refilled;
+
     public RdbReader(Stream stream, int bufferSize = 1 << 20)
     {
         this.stream = stream;
@@ -78,6 +81,7 @@ public sealed class RdbReader
             if (r <= 0) return false;
             end += r;
         }
+        Refilled?.Invoke();
         return true;
     }
 

@@ -154,6 +154,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
             return;
         }
+        if (Loading && (cmd.Flags & CommandFlags.Loading) == 0)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, "LOADING Redis is loading the dataset in memory", replyMark);
+            return;
+        }
         // A script running past busy-reply-threshold: only allow-busy commands (SCRIPT KILL, SHUTDOWN ...).
         if (BusyScriptError != null && (cmd.Flags & CommandFlags.AllowBusy) == 0)
         {

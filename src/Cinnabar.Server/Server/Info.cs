@@ -226,7 +226,7 @@ public static class Info
     static void Persistence(CinnabarServer s, StringBuilder sb)
     {
         sb.Append("# Persistence\r\n");
-        Field(sb, "loading", 0);
+        Field(sb, "loading", s.Loading ? 1 : 0);
         Field(sb, "async_loading", 0);
         Field(sb, "current_cow_peak", 0);
         Field(sb, "current_cow_size", 0);
@@ -256,6 +256,7 @@ public static class Info
         Field(sb, "aof_last_cow_size", 0);
         Field(sb, "module_fork_in_progress", 0);
         Field(sb, "module_fork_last_cow_size", 0);
+        if (s.Loading) s.AppendLoadingInfo(sb);
     }
 
     static void StatsSection(CinnabarServer s, StringBuilder sb)

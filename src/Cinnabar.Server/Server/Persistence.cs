@@ -111,6 +111,35 @@ public sealed partial class CinnabarServer
         _ => e.Message,
     };
 
+    /// <summary>server.loading: commands without the loading flag get LOADING meanwhile.</summary>
+    public bool Loading;
+    public long LoadingStartUnix, LoadingTotalBytes, LoadingLoadedBytes;
+    readonly Stopwatch loadingClock = new();
+
+    void StartLoading(long totalBytes)
+    {
+        Loading = true;
+        LoadingStartUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        LoadingTotalBytes = totalBytes;
+        LoadingLoadedBytes = 0;
+        loadingClock.Restart();
+    }
+
+    /// <summary>INFO persistence's loading_* lines (only while loading).</summary>
+    public void AppendLoadingInfo(System.Text.StringBuilder sb)
+    {
+        double perc = LoadingTotalBytes == 0 ? 100 : LoadingLoadedBytes * 100.0 / LoadingTotalBytes;
+        double elapsed = loadingClock.Elapsed.TotalSeconds;
+        long eta = LoadingLoadedBytes == 0 ? 1 : (long)((LoadingTotalBytes - LoadingLoadedBytes) / (LoadingLoadedBytes / Math.Max(elapsed, 1e-3)));
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        sb.Append("loading_start_time:").Append(LoadingStartUnix.ToString(inv)).Append("\r\n");
+        sb.Append("loading_total_bytes:").Append(LoadingTotalBytes.ToString(inv)).Append("\r\n");
+        sb.Append("loading_rdb_used_mem:0\r\n");
+        sb.Append("loading_loaded_bytes:").Append(LoadingLoadedBytes.ToString(inv)).Append("\r\n");
+        sb.Append("loading_loaded_perc:").Append(perc.ToString("0.00", inv)).Append("\r\n");
+        sb.Append("loading_eta_seconds:").Append(eta.ToString(inv)).Append("\r\n");
+    }
+
     /// <summary>Result of loading an RDB file.</summary>
     public enum RdbLoadResult { Ok, NotFound, Failed }
 
@@ -141,6 +170,12 @@ public sealed partial class CinnabarServer
             var sink = new ServerRdbSink(this, allowDuplicates);
             var reader = new RdbReader(fs) { TrackCrc = RdbChecksum };
             foreach (var db in Dbs) db.ExpiryEnabled = false;
+            StartLoading(fs.Length);
+            reader.Refilled = () =>
+            {
+                LoadingLoadedBytes = reader.Offset;
+                Loop.ProcessEventsWhileBlocked();   // clients are answered LOADING meanwhile
+            };
             try
             {
                 RdbFileLoader.Load(reader, sink, LoadLimits, RdbChecksum);
@@ -163,6 +198,7 @@ public sealed partial class CinnabarServer
             finally
             {
                 foreach (var db in Dbs) db.ExpiryEnabled = true;
+                Loading = false;
             }
             Log.Notice($"Done loading RDB, keys loaded: {sink.Loaded}, keys expired: {sink.Expired}.");
             return RdbLoadResult.Ok;
