@@ -52,7 +52,7 @@ public sealed class CommandFuzzTests
         "BY", "ALPHA", "STORE", "DESC", "ASC", "nosort", "fz:*", "fz:*->m1",
     };
 
-    static byte[] RandomArg(Random r)
+    internal static byte[] RandomArg(Random r)
     {
         string s = r.Next(9) switch
         {
@@ -69,7 +69,7 @@ public sealed class CommandFuzzTests
         return b;
     }
 
-    static List<string> ImplementedCommands(RespConnection c)
+    internal static List<string> ImplementedCommands(RespConnection c)
     {
         var list = RespConnection.Latin1(c.CallRaw(new[] { "COMMAND"u8.ToArray(), "LIST"u8.ToArray() }));
         return list.Split("\r\n").Where((l, i) => i > 0 && !l.StartsWith('$') && !l.StartsWith('*') && l.Length > 0 && !l.Contains('|'))
