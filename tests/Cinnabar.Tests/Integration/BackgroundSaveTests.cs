@@ -166,7 +166,7 @@ public sealed class BackgroundSaveTests
         c.Call("SET", "a", "1");
         Assert.Equal(":2\r\n", c.Call("INCR", "a"));   // two changes
         Assert.True(Env.WaitUntil(() => Info(c, "rdb_saves") == "1", TimeSpan.FromSeconds(10)), s.Output);
-        Assert.Contains("2 changes in 1 seconds. Saving...", s.Output);
+        Assert.Contains("2 changes in 1 seconds. Saving...", s.WaitForOutput("2 changes in 1 seconds. Saving..."));
         Assert.Equal("0", Info(c, "rdb_changes_since_last_save"));
         Assert.True(File.Exists(Path.Combine(s.Dir, "dump.rdb")));
     }
