@@ -202,20 +202,7 @@ public static partial class BitmapCommands
                 if (c.ArgIs(4, "bit")) isBit = true;
                 else if (!c.ArgIs(4, "byte")) { c.Syntax(); return; }
             }
-            if (isBit) totlen <<= 3;
-            if (start < 0) start = totlen + start;
-            if (end < 0) end = totlen + end;
-            if (start < 0) start = 0;
-            if (end < 0) end = 0;
-            if (end >= totlen) end = totlen - 1;
-            if (isBit && start <= end)
-            {
-                // Bits of the edge bytes that lie outside the range, subtracted after the byte count.
-                firstMask = ~((1 << (8 - (int)(start & 7))) - 1) & 0xFF;
-                lastMask = (1 << (7 - (int)(end & 7))) - 1;
-                start >>= 3;
-                end >>= 3;
-            }
+            ClampRange(totlen, isBit, ref start, ref end, out firstMask, out lastMask);
         }
         else if (argc == 2)
         {
@@ -232,6 +219,28 @@ public static partial class BitmapCommands
         if (firstMask != 0) count -= BitOperations.PopCount((uint)(p[(int)start] & firstMask));
         if (lastMask != 0) count -= BitOperations.PopCount((uint)(p[(int)end] & lastMask));
         c.Reply.Integer(count);
+    }
+
+    /// <summary>
+    /// BITCOUNT's and BITPOS's range: negative offsets count from the end, then clamp to the value. In BIT mode
+    /// the range becomes bytes plus masks of the edge bits that lie outside it.
+    /// </summary>
+    static void ClampRange(long byteLength, bool isBit, ref long start, ref long end, out int firstMask, out int lastMask)
+    {
+        firstMask = lastMask = 0;
+        long totlen = isBit ? byteLength << 3 : byteLength;
+        if (start < 0) start = totlen + start;
+        if (end < 0) end = totlen + end;
+        if (start < 0) start = 0;
+        if (end < 0) end = 0;
+        if (end >= totlen) end = totlen - 1;
+        if (isBit && start <= end)
+        {
+            firstMask = ~((1 << (8 - (int)(start & 7))) - 1) & 0xFF;
+            lastMask = (1 << (7 - (int)(end & 7))) - 1;
+            start >>= 3;
+            end >>= 3;
+        }
     }
 
     // ---- BITPOS ----
@@ -266,19 +275,7 @@ public static partial class BitmapCommands
                 endGiven = true;
             }
             else end = totlen - 1;
-            if (isBit) totlen <<= 3;
-            if (start < 0) start = totlen + start;
-            if (end < 0) end = totlen + end;
-            if (start < 0) start = 0;
-            if (end < 0) end = 0;
-            if (end >= totlen) end = totlen - 1;
-            if (isBit && start <= end)
-            {
-                firstMask = ~((1 << (8 - (int)(start & 7))) - 1) & 0xFF;
-                lastMask = (1 << (7 - (int)(end & 7))) - 1;
-                start >>= 3;
-                end >>= 3;
-            }
+            ClampRange(totlen, isBit, ref start, ref end, out firstMask, out lastMask);
         }
         else if (argc == 3)
         {

@@ -23,5 +23,7 @@ public static class CommandRegistry
         StreamCommands.Register(t);
         SortedSetCommands.Register(t);
         GeoCommands.Register(t);
+        SortCommands.Register(t);
+        PersistenceCommands.Register(t);
     }
 }

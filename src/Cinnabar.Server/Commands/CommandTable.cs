@@ -16,6 +16,9 @@ public enum CommandFlags : long
 
 public delegate void CommandHandler(Client c);
 
+/// <summary>Redis's getkeys_proc: key positions (each with the key spec whose flags it has) from the arguments.</summary>
+public delegate List<(int position, KeySpec spec)> GetKeysProc(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc);
+
 /// <summary>One key specification (Redis 7.0 key-specs): where the keys start and how to find the rest.</summary>
 public sealed class KeySpec
 {
@@ -39,6 +42,7 @@ public sealed class Command
     public Command Parent;
     public RespNode Info, Docs;
     public KeySpec[] KeySpecs = Array.Empty<KeySpec>();
+    public GetKeysProc GetKeys;     // used when a key spec is "unknown", as Redis falls back to getkeys_proc
     public long Calls, Microseconds, RejectedCalls, FailedCalls;
     public bool Protected;          // gated by enable-debug-command (Redis's CMD_PROTECTED)
 
@@ -71,6 +75,10 @@ public sealed class CommandTable
         {
             if (commands.TryGetValue(docs.Children[i].Text, out var cmd)) AttachDocs(cmd, docs.Children[i + 1]);
         }
+        // Redis 7.0's COMMAND INFO never prints may_replicate, so the recorded table lacks it; these are the
+        // commands whose JSON carries it (CLIENT PAUSE WRITE holds them back, observed on 7.0.15).
+        foreach (var name in new[] { "eval", "evalsha", "fcall", "publish", "spublish", "pfcount" })
+            commands[name].Flags |= CommandFlags.MayReplicate;
         CommandRegistry.RegisterAll(this);
     }
 
@@ -295,6 +303,7 @@ public sealed class CommandTable
     /// <summary>Key positions with the key spec that found each (its flags answer GETKEYSANDFLAGS).</summary>
     public static List<(int position, KeySpec spec)> KeyPositionsWithSpecs(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc)
     {
+        if (cmd.GetKeys != null && cmd.KeySpecs.Any(k => k.Unknown)) return cmd.GetKeys(cmd, arg, argc);
         var keys = new List<(int, KeySpec)>();
         foreach (var ks in cmd.KeySpecs)
         {

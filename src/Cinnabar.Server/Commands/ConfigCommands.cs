@@ -57,6 +57,7 @@ public static class ConfigCommands
                 unknown ??= name;
                 continue;
             }
+            if (d.Flags.Contains("sensitive")) c.Redact(3 + i * 2);
             if (unknown != null || errText != null) continue;
             if (d.Immutable)
             {

@@ -64,6 +64,8 @@ public static class ConnectionCommands
     static void Auth(Client c)
     {
         if (c.ArgCount > 3) { c.Syntax(); return; }
+        c.Redact(1);
+        if (c.ArgCount == 3) c.Redact(2);
         ReadOnlySpan<byte> user = "default"u8, pass;
         if (c.ArgCount == 2)
         {
@@ -104,7 +106,13 @@ public static class ConnectionCommands
         for (int j = next; j < c.ArgCount; j++)
         {
             int more = c.ArgCount - 1 - j;
-            if (c.ArgIs(j, "auth") && more >= 2) { userArg = j + 1; j += 2; }
+            if (c.ArgIs(j, "auth") && more >= 2)
+            {
+                userArg = j + 1;
+                c.Redact(j + 1);
+                c.Redact(j + 2);
+                j += 2;
+            }
             else if (c.ArgIs(j, "setname") && more >= 1) { nameArg = j + 1; j++; }
             else { c.Error($"ERR Syntax error in HELLO option '{c.ArgText(j)}'"); return; }
         }

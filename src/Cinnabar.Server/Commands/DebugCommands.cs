@@ -26,6 +26,37 @@ public static class DebugCommands
 
     public const string NotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
+    /// <summary>DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the dataset, load the file back.</summary>
+    static void Reload(Client c)
+    {
+        bool flush = true, save = true, merge = false;
+        for (int j = 2; j < c.ArgCount; j++)
+        {
+            if (c.ArgIs(j, "merge")) merge = true;
+            else if (c.ArgIs(j, "noflush")) flush = false;
+            else if (c.ArgIs(j, "nosave")) save = false;
+            else
+            {
+                c.Error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+                return;
+            }
+        }
+        var server = c.Server;
+        if (save && !server.SaveRdb())
+        {
+            c.Error("ERR");
+            return;
+        }
+        if (flush) server.EmptyDataForReload();
+        if (server.LoadRdb(server.RdbPath, merge, out _) != CinnabarServer.RdbLoadResult.Ok)
+        {
+            c.Error("ERR Error trying to load the RDB dump");
+            return;
+        }
+        server.Log.Warning("DB reloaded by DEBUG RELOAD");
+        c.Reply.Ok();
+    }
+
     static void Debug(Client c)
     {
         string sub = c.ArgString(1).ToLowerInvariant();
@@ -53,6 +84,9 @@ public static class DebugCommands
                 c.Reply.Simple($"Value at:0x{System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(e.Value):x12} refcount:1 encoding:{Values.EncodingOf(e.Value)} serializedlength:{SerializedLength(e.Value)} lru:{e.Access & 0xFFFFFF} lru_seconds_idle:{idle}");
                 return;
             }
+            case "reload":
+                Reload(c);
+                return;
             case "populate" when argc >= 3 && argc <= 5:
                 Populate(c);
                 return;

@@ -32,6 +32,7 @@ public static class FunctionCommands
 
     static void FCall(Client c, bool ro)
     {
+        if (c.Server.Monitors.Count > 0) c.Server.FeedMonitors(c);   // FCALL is skip_monitor: shown before its function
         if (!CheckAvailable(c)) return;
         var st = c.Server.Scripting;
         if (!st.Functions.ByName.TryGetValue(Encoding.Latin1.GetString(c.Arg(1)), out var fn))
@@ -39,14 +40,14 @@ public static class FunctionCommands
             c.Error("ERR Function not found");
             return;
         }
-        if (!ScriptingCommands.SplitKeys(c, "ERR Bad number of keys provided", out var keys, out var args)) return;
+        if (!ScriptingCommands.SplitKeys(c, "ERR Bad number of keys provided", out var keysAndArgs)) return;
         string err = st.CheckCanRun(fn.Flags, ro);
         if (err != null)
         {
             c.Error(err);
             return;
         }
-        st.Execute(c, st.FunctionEngine, fn.Ref, fn.Name, isEval: false, fn.Flags, ro, keys, args);
+        st.Execute(c, st.FunctionEngine, fn.Ref, fn.Name, isEval: false, fn.Flags, ro, keysAndArgs);
     }
 
     static void Load(Client c)

@@ -391,8 +391,8 @@ public static class GeoCommands
         if (sort != Sort.None)
         {
             Comparison<GeoPoint> cmp = sort == Sort.Asc ? CompareAsc : (a, b) => -CompareAsc(a, b);
-            if (returned == resultLength) MergeSort(arr, 0, arr.Length, cmp, new GeoPoint[arr.Length]);
-            else PartialQuickSort(arr, 0, arr.Length, cmp, 0, (int)returned - 1);
+            if (returned == resultLength) CSort.Qsort(arr, arr.Length, cmp);
+            else CSort.Pqsort(arr, arr.Length, cmp, 0, returned - 1);
         }
 
         if (storeKey == null)
@@ -459,104 +459,4 @@ public static class GeoCommands
 
     /// <summary>sort_gp_asc: by distance; equal (and unordered) distances compare as Redis's comparator does.</summary>
     static int CompareAsc(GeoPoint a, GeoPoint b) => a.Dist > b.Dist ? 1 : a.Dist == b.Dist ? 0 : -1;
-
-    /// <summary>glibc's qsort for these sizes: a top-down merge sort (stable).</summary>
-    static void MergeSort(GeoPoint[] a, int start, int n, Comparison<GeoPoint> cmp, GeoPoint[] tmp)
-    {
-        if (n <= 1) return;
-        int n1 = n / 2, n2 = n - n1;
-        MergeSort(a, start, n1, cmp, tmp);
-        MergeSort(a, start + n1, n2, cmp, tmp);
-        int i = start, j = start + n1, k = 0;
-        int iEnd = start + n1, jEnd = start + n;
-        while (i < iEnd && j < jEnd) tmp[k++] = cmp(a[i], a[j]) <= 0 ? a[i++] : a[j++];
-        while (i < iEnd) tmp[k++] = a[i++];
-        Array.Copy(tmp, 0, a, start, k);
-    }
-
-    static void Swap(GeoPoint[] a, int i, int j) => (a[i], a[j]) = (a[j], a[i]);
-
-    static void VecSwap(GeoPoint[] a, int i, int j, int n)
-    {
-        for (int k = 0; k < n; k++) Swap(a, i + k, j + k);
-    }
-
-    static int Med3(GeoPoint[] a, int x, int y, int z, Comparison<GeoPoint> cmp) =>
-        cmp(a[x], a[y]) < 0
-            ? (cmp(a[y], a[z]) < 0 ? y : cmp(a[x], a[z]) < 0 ? z : x)
-            : (cmp(a[y], a[z]) > 0 ? y : cmp(a[x], a[z]) < 0 ? x : z);
-
-    static void InsertionSort(GeoPoint[] a, int start, int n, Comparison<GeoPoint> cmp)
-    {
-        for (int m = start + 1; m < start + n; m++)
-            for (int l = m; l > start && cmp(a[l - 1], a[l]) > 0; l--) Swap(a, l, l - 1);
-    }
-
-    /// <summary>
-    /// Redis's pqsort: Bentley-McIlroy quicksort (NetBSD qsort, without the switch to insertion sort after a
-    /// partition that swapped nothing) that only recurses into partitions overlapping the ranks [lo, hi] — what
-    /// GEOSEARCH ... COUNT uses, so ties come out in the same order as Redis.
-    /// </summary>
-    static void PartialQuickSort(GeoPoint[] a, int start, int n, Comparison<GeoPoint> cmp, int lo, int hi)
-    {
-        while (true)
-        {
-            if (n < 7)
-            {
-                InsertionSort(a, start, n, cmp);
-                return;
-            }
-            int pm = start + n / 2;
-            if (n > 7)
-            {
-                int pl = start, pn = start + n - 1;
-                if (n > 40)
-                {
-                    int d = n / 8;
-                    pl = Med3(a, pl, pl + d, pl + 2 * d, cmp);
-                    pm = Med3(a, pm - d, pm, pm + d, cmp);
-                    pn = Med3(a, pn - 2 * d, pn - d, pn, cmp);
-                }
-                pm = Med3(a, pl, pm, pn, cmp);
-            }
-            Swap(a, start, pm);
-            int pa = start + 1, pb = pa, pc = start + n - 1, pd = pc;
-            while (true)
-            {
-                int r;
-                while (pb <= pc && (r = cmp(a[pb], a[start])) <= 0)
-                {
-                    if (r == 0) { Swap(a, pa, pb); pa++; }
-                    pb++;
-                }
-                while (pb <= pc && (r = cmp(a[pc], a[start])) >= 0)
-                {
-                    if (r == 0) { Swap(a, pc, pd); pd--; }
-                    pc--;
-                }
-                if (pb > pc) break;
-                Swap(a, pb, pc);
-                pb++;
-                pc--;
-            }
-            int end = start + n;
-            int s = Math.Min(pa - start, pb - pa);
-            VecSwap(a, start, pb - s, s);
-            s = Math.Min(pd - pc, end - pd - 1);
-            VecSwap(a, pb, end - s, s);
-            if ((s = pb - pa) > 1)
-            {
-                int first = start, last = start + s - 1;
-                if (!((lo < first && hi < first) || (lo > last && hi > last))) PartialQuickSort(a, first, s, cmp, lo, hi);
-            }
-            if ((s = pd - pc) > 1)
-            {
-                start = end - s;
-                n = s;
-                int last = start + s - 1;
-                if (!((lo < start && hi < start) || (lo > last && hi > last))) continue;
-            }
-            return;
-        }
-    }
 }

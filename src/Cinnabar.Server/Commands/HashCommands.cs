@@ -28,23 +28,9 @@ public static class HashCommands
         t.Register("hscan", HScan);
     }
 
-    static bool TryRead(Client c, ReadOnlySpan<byte> key, out HashValue hash)
-    {
-        var v = Keyspace.LookupRead(c, key);
-        hash = v as HashValue;
-        if (v == null || hash != null) return true;
-        c.WrongType();
-        return false;
-    }
+    static bool TryRead(Client c, ReadOnlySpan<byte> key, out HashValue hash) => Keyspace.TryRead(c, key, out hash);
 
-    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out HashValue hash)
-    {
-        var v = Keyspace.LookupWrite(c, key);
-        hash = v as HashValue;
-        if (v == null || hash != null) return true;
-        c.WrongType();
-        return false;
-    }
+    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out HashValue hash) => Keyspace.TryWrite(c, key, out hash);
 
     /// <summary>hashTypeLookupWriteOrCreate: the hash at argument 1, created empty when missing; null after WRONGTYPE.</summary>
     static HashValue LookupWriteOrCreate(Client c)
@@ -112,36 +98,7 @@ public static class HashCommands
         }
     }
 
-    static void HDel(Client c)
-    {
-        var key = c.Arg(1);
-        if (!TryWrite(c, key, out var hash)) return;
-        if (hash == null) { c.Reply.Integer(0); return; }
-        long before = hash.Cost;
-        long deleted = 0;
-        bool removed = false;
-        for (int i = 2; i < c.ArgCount; i++)
-        {
-            if (!hash.Remove(c.Arg(i))) continue;
-            deleted++;
-            if (hash.Count == 0)
-            {
-                c.Db.Resized(before, hash);
-                c.Db.Delete(key);
-                removed = true;
-                break;
-            }
-        }
-        if (!removed) c.Db.Resized(before, hash);
-        if (deleted > 0)
-        {
-            c.Server.KeyModified(c.Db, key);
-            Notify(c, "hdel", key);
-            if (removed) c.Server.Notify(KeyspaceEvents.Generic, "del", key, c.Db.Id);
-            c.Server.Dirty(deleted);
-        }
-        c.Reply.Integer(deleted);
-    }
+    static void HDel(Client c) => Keyspace.RemoveMembers<HashValue>(c, 2, KeyspaceEvents.Hash, "hdel");
 
     static void HLen(Client c)
     {

@@ -49,8 +49,10 @@ public static class KeyCommands
         for (int i = 1; i < c.ArgCount; i++)
         {
             var key = c.Arg(i);
-            if (c.Db.Delete(key))
+            int index = c.Db.Find(key);   // expireIfNeeded first: an expired key counts as missing
+            if (index >= 0)
             {
+                c.Db.RemoveIndex(index);
                 Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
                 deleted++;
             }

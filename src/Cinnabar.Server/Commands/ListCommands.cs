@@ -77,7 +77,7 @@ public static class ListCommands
         if (list == null)
         {
             if (onlyIfExists) { c.Reply.Integer(0); return; }
-            list = new ListValue();
+            list = new ListValue(c.Server.Settings.ListMaxListpackSize);
             c.Db.Add(c.ArgBytes(1), list);
         }
         long before = list.Cost;
@@ -433,7 +433,7 @@ public static class ListCommands
         {
             if (dst == null)
             {
-                dst = new ListValue();
+                dst = new ListValue(c.Server.Settings.ListMaxListpackSize);
                 c.Db.Add(c.ArgBytes(2), dst);
             }
             long dstBefore = dst.Cost;

@@ -21,9 +21,9 @@ public static class ScriptingCommands
     }
 
     /// <summary>The keys and arguments after numkeys; false (error sent) when numkeys is bad.</summary>
-    public static bool SplitKeys(Client c, string notIntegerError, out byte[][] keys, out byte[][] args)
+    public static bool SplitKeys(Client c, string notIntegerError, out ScriptArgs keysAndArgs)
     {
-        keys = args = null;
+        keysAndArgs = default;
         if (!Protocol.Numbers.TryParseInt64(c.Arg(2), out long numkeys))
         {
             c.Error(notIntegerError);
@@ -39,27 +39,24 @@ public static class ScriptingCommands
             c.Error("ERR Number of keys can't be negative");
             return false;
         }
-        keys = new byte[numkeys][];
-        for (int i = 0; i < numkeys; i++) keys[i] = c.ArgBytes(3 + i);
-        args = new byte[c.ArgCount - 3 - numkeys][];
-        for (int i = 0; i < args.Length; i++) args[i] = c.ArgBytes(3 + (int)numkeys + i);
+        keysAndArgs = new ScriptArgs(c, 3, (int)numkeys);
         return true;
     }
 
     static void Eval(Client c, bool sha, bool ro)
     {
+        if (c.Server.Monitors.Count > 0) c.Server.FeedMonitors(c);   // EVAL is skip_monitor: shown before its script
         if (!ScriptingState.Available)
         {
             c.Error(ScriptingState.Unavailable);
             return;
         }
         var st = c.Server.Scripting;
-        if (!SplitKeys(c, "ERR value is not an integer or out of range", out var keys, out var args)) return;
+        if (!SplitKeys(c, "ERR value is not an integer or out of range", out var keysAndArgs)) return;
         ScriptingState.EvalScript script;
         if (sha)
         {
-            string hash = c.Arg(1).Length == 40 ? Encoding.Latin1.GetString(c.Arg(1)) : null;
-            if (hash == null || !st.Scripts.TryGetValue(hash, out script))
+            if (!st.TryGetScript(c.Arg(1), out script))
             {
                 c.Error("NOSCRIPT No matching script. Please use EVAL.");
                 return;
@@ -76,7 +73,7 @@ public static class ScriptingCommands
             c.Error(err);
             return;
         }
-        st.Execute(c, st.EvalEngine, script.Ref, script.Sha, isEval: true, script.Flags, ro, keys, args);
+        st.Execute(c, st.EvalEngine, script.Ref, script.Sha, isEval: true, script.Flags, ro, keysAndArgs);
     }
 
     static void ScriptLoad(Client c)
@@ -95,7 +92,7 @@ public static class ScriptingCommands
         var st = c.Server.Scripting;
         c.Reply.ArrayHeader(c.ArgCount - 2);
         for (int i = 2; i < c.ArgCount; i++)
-            c.Reply.Integer(c.Arg(i).Length == 40 && st.Scripts.ContainsKey(Encoding.Latin1.GetString(c.Arg(i))) ? 1 : 0);
+            c.Reply.Integer(st.TryGetScript(c.Arg(i), out _) ? 1 : 0);
     }
 
     static void ScriptFlush(Client c)

@@ -119,13 +119,13 @@ public static class ServerCommands
             c.Error("ERR No shutdown in progress.");
             return;
         }
-        _ = now; _ = force;
+        _ = now;
         if (!nosave && c.Server.BusyScriptError != null)
         {
             c.Error(c.Server.BusyScriptError);   // a busy script: only SHUTDOWN NOSAVE
             return;
         }
-        c.Server.PrepareForShutdownAndExit(nosave, save);
+        if (!c.Server.PrepareForShutdownAndExit(nosave, save, force)) c.Error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
 
     static void Monitor(Client c)

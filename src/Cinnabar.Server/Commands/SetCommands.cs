@@ -29,23 +29,9 @@ public static class SetCommands
     }
 
     /// <summary>lookupKeyRead + checkType: false (WRONGTYPE sent) when the key holds another type.</summary>
-    static bool TryRead(Client c, ReadOnlySpan<byte> key, out SetValue set)
-    {
-        var v = Keyspace.LookupRead(c, key);
-        set = v as SetValue;
-        if (v == null || set != null) return true;
-        c.WrongType();
-        return false;
-    }
+    static bool TryRead(Client c, ReadOnlySpan<byte> key, out SetValue set) => Keyspace.TryRead(c, key, out set);
 
-    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out SetValue set)
-    {
-        var v = Keyspace.LookupWrite(c, key);
-        set = v as SetValue;
-        if (v == null || set != null) return true;
-        c.WrongType();
-        return false;
-    }
+    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out SetValue set) => Keyspace.TryWrite(c, key, out set);
 
     static void Notify(Client c, string ev, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.Set, ev, key, c.Db.Id);
     static void NotifyDel(Client c, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.Generic, "del", key, c.Db.Id);
@@ -88,36 +74,7 @@ public static class SetCommands
         c.Reply.Integer(added);
     }
 
-    static void SRem(Client c)
-    {
-        var key = c.Arg(1);
-        if (!TryWrite(c, key, out var set)) return;
-        if (set == null) { c.Reply.Integer(0); return; }
-        long before = set.Cost;
-        long deleted = 0;
-        bool removed = false;
-        for (int i = 2; i < c.ArgCount; i++)
-        {
-            if (!set.Remove(c.Arg(i))) continue;
-            deleted++;
-            if (set.Count == 0)
-            {
-                c.Db.Resized(before, set);
-                c.Db.Delete(key);
-                removed = true;
-                break;
-            }
-        }
-        if (!removed) c.Db.Resized(before, set);
-        if (deleted > 0)
-        {
-            c.Server.KeyModified(c.Db, key);
-            Notify(c, "srem", key);
-            if (removed) NotifyDel(c, key);
-            c.Server.Dirty(deleted);
-        }
-        c.Reply.Integer(deleted);
-    }
+    static void SRem(Client c) => Keyspace.RemoveMembers<SetValue>(c, 2, KeyspaceEvents.Set, "srem");
 
     static void SCard(Client c)
     {

@@ -135,23 +135,9 @@ public static partial class SortedSetCommands
     const string LexRangeError = "ERR min or max not valid string range item";
 
     /// <summary>Looks a key up for reading: false (WRONGTYPE sent) if it holds another type; z is null when missing.</summary>
-    internal static bool TryRead(Client c, ReadOnlySpan<byte> key, out ZSetValue z)
-    {
-        var v = Keyspace.LookupRead(c, key);
-        z = v as ZSetValue;
-        if (v == null || z != null) return true;
-        c.WrongType();
-        return false;
-    }
+    internal static bool TryRead(Client c, ReadOnlySpan<byte> key, out ZSetValue z) => Keyspace.TryRead(c, key, out z);
 
-    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out ZSetValue z)
-    {
-        var v = Keyspace.LookupWrite(c, key);
-        z = v as ZSetValue;
-        if (v == null || z != null) return true;
-        c.WrongType();
-        return false;
-    }
+    static bool TryWrite(Client c, ReadOnlySpan<byte> key, out ZSetValue z) => Keyspace.TryWrite(c, key, out z);
 
     internal static void Notify(Client c, string ev, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.ZSet, ev, key, c.Db.Id);
     internal static void NotifyDel(Client c, ReadOnlySpan<byte> key) => c.Server.Notify(KeyspaceEvents.Generic, "del", key, c.Db.Id);
@@ -253,34 +239,7 @@ public static partial class SortedSetCommands
         }
     }
 
-    static void ZRem(Client c)
-    {
-        var key = c.Arg(1);
-        if (!TryWrite(c, key, out var z)) return;
-        if (z == null) { c.Reply.Integer(0); return; }
-        long before = z.Cost;
-        long deleted = 0;
-        bool keyRemoved = false;
-        for (int j = 2; j < c.ArgCount; j++)
-        {
-            if (z.Remove(c.Arg(j))) deleted++;
-            if (z.Count == 0)
-            {
-                c.Db.Resized(before, z);
-                c.Db.Delete(key);
-                keyRemoved = true;
-                break;
-            }
-        }
-        if (!keyRemoved) c.Db.Resized(before, z);
-        if (deleted > 0)
-        {
-            Notify(c, "zrem", key);
-            if (keyRemoved) NotifyDel(c, key);
-            Keyspace.Modified(c, key);
-        }
-        c.Reply.Integer(deleted);
-    }
+    static void ZRem(Client c) => Keyspace.RemoveMembers<ZSetValue>(c, 2, KeyspaceEvents.ZSet, "zrem");
 
     // ------------------------------------------------------------------ point reads
 

@@ -515,6 +515,7 @@ public sealed class ConfigTable
             case "aof-disable-auto-gc": s.AofDisableAutoGc = v == "yes"; break;
             case "auto-aof-rewrite-percentage": s.AutoAofRewritePercentage = L(); break;
             case "auto-aof-rewrite-min-size": s.AutoAofRewriteMinSize = L(); break;
+            case "stop-writes-on-bgsave-error": s.StopWritesOnBgsaveError = v == "yes"; break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
             case "notify-keyspace-events":

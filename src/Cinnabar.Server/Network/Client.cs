@@ -59,6 +59,15 @@ public sealed class Client
     /// <summary>Arguments held outside the receive buffer: a blocked command run again, a queued MULTI command.</summary>
     public byte[][] ArgOverride;
 
+    /// <summary>The client that runs a script's redis.call commands (MONITOR shows it as "lua").</summary>
+    public bool IsScriptClient;
+
+    // redactClientCommandArgument: arguments (passwords) that MONITOR and SLOWLOG show as "(redacted)".
+    ulong redactedArgs;
+    public void Redact(int i) => redactedArgs |= 1UL << Math.Min(i, 63);
+    public bool IsRedacted(int i) => (redactedArgs & (1UL << Math.Min(i, 63))) != 0;
+    public void ClearRedactions() => redactedArgs = 0;
+
     // Blocking state (Server/Blocking.cs).
     public byte[][] BlockedArgs;
     public List<byte[]> BlockedKeys;

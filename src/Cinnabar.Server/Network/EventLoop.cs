@@ -97,7 +97,7 @@ public sealed unsafe class EventLoop
                 long wake = NextWakeTicks > 0 && NextWakeTicks < NextCronTicks ? NextWakeTicks : NextCronTicks;
                 NextWakeTicks = 0;
                 int timeout = (int)Math.Clamp(wake - now, 0, 1000);
-                if (pendingWrites.Count > 0) timeout = 0;
+                if (pendingWrites.Count > 0 || server.BackgroundWorkPending) timeout = 0;
                 int n = Native.epoll_wait(epfd, ev, MaxEvents, timeout);
                 if (n < 0 && Native.Errno != Native.EINTR) throw new InvalidOperationException("epoll_wait failed: " + Native.Errno);
                 Clock.Update();
@@ -105,6 +105,7 @@ public sealed unsafe class EventLoop
                 if (Environment.TickCount64 >= NextCronTicks) server.Cron();
                 Clock.Update();
                 BeforeSleep();
+                server.StepBackgroundJobs(hadEvents: n > 0);
             }
         }
     }

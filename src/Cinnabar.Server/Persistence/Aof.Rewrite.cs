@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Cinnabar.Server.Config;
+using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server.Persistence;
 
@@ -110,6 +112,8 @@ public sealed partial class Aof
         }
         RewriteScheduled = false;
         rewriteStartTicks = Environment.TickCount64;
+        string tempName = $"temp-rewriteaof-bg-{Environment.ProcessId}.aof";
+        if (UseRdbPreamble) return StartRdbRewrite(tempName);
 
         // The point-in-time image, taken now on the loop thread.
         var image = new MemoryStream();
@@ -119,7 +123,6 @@ public sealed partial class Aof
 
         RewriteInProgress = true;
         int generation = ++rewriteGeneration;
-        string tempName = $"temp-rewriteaof-bg-{Environment.ProcessId}.aof";
         Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId} (image of {image.Length} bytes taken in {ms} ms)");
         bool fsyncEvery4MB = S.AofRewriteIncrementalFsync;
         var thread = new Thread(() =>
@@ -129,6 +132,62 @@ public sealed partial class Aof
         }) { IsBackground = true, Name = "aof_rewrite" };
         thread.Start();
         return true;
+    }
+
+    RdbSnapshotJob rdbJob;
+
+    /// <summary>
+    /// The RDB-preamble BASE, written like BGSAVE writes dump.rdb: the keyspace snapshot copies each key before a
+    /// write can touch it, the loop encodes keys in ~1 ms slices between clients, a thread writes the file.
+    /// </summary>
+    bool StartRdbRewrite(string tempName)
+    {
+        FileStream fs;
+        try { fs = new FileStream(tempName, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Failed opening the temp file for AOF rewrite: {e.Message}");
+            LastBgrewriteOk = false;
+            ConsecutiveFailures++;
+            return false;
+        }
+        Clock.Update();
+        var w = new RdbWriter(server.RdbCompression, server.RdbChecksum);
+        w.WriteHeader(CinnabarServer.Version, server.UsedMemory(), aofBase: true);
+        foreach (var lib in server.Scripting.Functions.Libraries) w.WriteFunction(lib.Code);
+        var policy = S.MaxMemoryPolicy;
+        bool lru = policy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
+        bool lfu = policy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
+        bool incrementalFsync = S.AofRewriteIncrementalFsync;
+        rdbJob = new RdbSnapshotJob(server.Dbs, w, fs, output =>
+        {
+            var file = (FileStream)output;
+            file.Flush(flushToDisk: true);
+            file.Dispose();
+        }, "aof_rewrite", lru, lfu, S.LfuDecayTime);
+        RewriteInProgress = true;
+        rdbJobGeneration = ++rewriteGeneration;
+        rdbJobTemp = tempName;
+        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId}");
+        return true;
+    }
+
+    int rdbJobGeneration;
+    string rdbJobTemp;
+
+    /// <summary>Whether the loop must not sleep: the rewrite's snapshot still has keys to encode.</summary>
+    public bool RewriteNeedsLoopTime => rdbJob != null && rdbJob.NeedsLoopTime;
+
+    /// <summary>The loop's slice for the rewrite's snapshot, and its completion.</summary>
+    public void StepRewrite(long deadlineTicks)
+    {
+        if (rdbJob == null) return;
+        rdbJob.Step(deadlineTicks);
+        if (rdbJob.Failure != null) rdbJob.ReleaseAfterFailure();
+        if (!rdbJob.Finished) return;
+        var job = rdbJob;
+        rdbJob = null;
+        RewriteDone(rdbJobGeneration, rdbJobTemp, job.Failure?.Message);
     }
 
     static string WriteImage(string path, MemoryStream image, bool incrementalFsync)
@@ -230,6 +289,12 @@ public sealed partial class Aof
         if (!RewriteInProgress) return;
         RewriteInProgress = false;
         rewriteGeneration++;
+        if (rdbJob != null)
+        {
+            rdbJob.Cancel();
+            rdbJob = null;
+            try { File.Delete(rdbJobTemp); } catch (IOException) { }
+        }
     }
 
     void DeleteTempIncr()

@@ -207,12 +207,12 @@ public sealed partial class Aof : IPropagationSink
             lastRetryUnix = now;
             Flush(false);
         }
-        if (!RewriteInProgress && RewriteScheduled)
+        if (!RewriteInProgress && RewriteScheduled && !server.RdbBgsaveInProgress && !RewriteLimited())
         {
             StartRewrite(out _);
         }
         // Automatic rewrite once the AOF has grown enough past the size after the last rewrite.
-        if (State == AofState.On && !RewriteInProgress && S.AutoAofRewritePercentage > 0 && CurrentSize > S.AutoAofRewriteMinSize)
+        if (State == AofState.On && !RewriteInProgress && !server.RdbBgsaveInProgress && S.AutoAofRewritePercentage > 0 && CurrentSize > S.AutoAofRewriteMinSize)
         {
             long baseSize = RewriteBaseSize > 0 ? RewriteBaseSize : 1;
             long growth = CurrentSize * 100 / baseSize - 100;

@@ -25,6 +25,7 @@ public sealed class AofLoader
     readonly Aof aof;
     Log Log => server.Log;
     public IRdbBaseLoader RdbLoader;
+    long loadedBefore;     // bytes of the files already loaded, for INFO's loading_loaded_bytes
 
     public const int AnnotationLineMax = 1024;
 
@@ -63,6 +64,7 @@ public sealed class AofLoader
             }
         }
         if (totalSize == 0) return AofLoadResult.Empty;
+        server.LoadingTotalBytes = totalSize;
 
         int n = 0;
         long baseSize = 0;
@@ -74,6 +76,7 @@ public sealed class AofLoader
             if (isBase) baseSize = new FileInfo(PathOf(name)).Length;
             long start = Stopwatch.GetTimestamp();
             ret = LoadFile(name);
+            try { loadedBefore += new FileInfo(PathOf(name)).Length; } catch (IOException) { }
             if (ret == AofLoadResult.Ok || (ret == AofLoadResult.Truncated && last))
                 Log.Notice($"DB loaded from {(isBase ? "base" : "incr")} file {name}: {Stopwatch.GetElapsedTime(start).TotalSeconds:0.000} seconds");
             if (!isBase && ret == AofLoadResult.Empty) ret = AofLoadResult.Ok;
@@ -157,7 +160,7 @@ public sealed class AofLoader
                 reader = new Reader(fs);
                 if (oldStyle) Log.Notice("Reading the remaining AOF tail...");
             }
-            long validUpTo = reader.Position, validBeforeMulti = -1;
+            long validUpTo = reader.Position, validBeforeMulti = -1, loops = 0;
             var line = new byte[AnnotationLineMax];
             while (true)
             {
@@ -201,6 +204,12 @@ public sealed class AofLoader
                 fake.ArgOverride = null;
                 fake.Reply.Length = fake.Reply.Sent = 0;
                 validUpTo = reader.Position;
+                // Serve clients now and then (they are answered LOADING), as Redis does every 1024 commands.
+                if ((++loops & 1023) == 0 && server.Loop != null)
+                {
+                    server.LoadingLoadedBytes = loadedBefore + validUpTo;
+                    server.Loop.ProcessEventsWhileBlocked();
+                }
             }
             if (fake.InMulti)
             {

@@ -1,5 +1,7 @@
 using System.Buffers.Text;
 using System.Globalization;
+using System.Numerics;
+using System.Text;
 
 namespace Cinnabar.Server.Protocol;
 
@@ -187,5 +189,160 @@ public static class Numbers
             result = "0." + frac;
         }
         return (neg ? "-" : "") + result;
+    }
+    /// <summary>
+    /// C's strtod on a NUL-terminated buffer, as glibc runs it: leading white space, a sign, decimal or hex
+    /// (0x, p exponent) digits, inf/infinity, nan/nan(...). Returns the correctly rounded value; consumed is the
+    /// number of bytes read (0 when nothing converts); erange is what errno == ERANGE would say (overflow, or a
+    /// result below the normal range that is not exact). Reading stops at the first NUL, as in C.
+    /// </summary>
+    public static double Strtod(ReadOnlySpan<byte> s, out int consumed, out bool erange)
+    {
+        consumed = 0;
+        erange = false;
+        int nul = s.IndexOf((byte)0);
+        if (nul >= 0) s = s[..nul];
+        int i = 0;
+        while (i < s.Length && IsSpace(s[i])) i++;
+        bool neg = false;
+        if (i < s.Length && (s[i] == '+' || s[i] == '-')) { neg = s[i] == '-'; i++; }
+        if (StartsWithIgnoreCase(s[i..], "inf"))
+        {
+            consumed = StartsWithIgnoreCase(s[i..], "infinity") ? i + 8 : i + 3;
+            return neg ? double.NegativeInfinity : double.PositiveInfinity;
+        }
+        if (StartsWithIgnoreCase(s[i..], "nan"))
+        {
+            int j = i + 3;
+            if (j < s.Length && s[j] == '(')
+            {
+                int k = j + 1;
+                while (k < s.Length && (char.IsAsciiLetterOrDigit((char)s[k]) || s[k] == '_')) k++;
+                if (k < s.Length && s[k] == ')') j = k + 1;
+            }
+            consumed = j;
+            return double.NaN;
+        }
+        if (i + 1 < s.Length && s[i] == '0' && (s[i + 1] | 0x20) == 'x')
+        {
+            int j = i + 2;
+            if (j < s.Length && (IsHex(s[j]) || (s[j] == '.' && j + 1 < s.Length && IsHex(s[j + 1]))))
+                return StrtodHex(s, j, neg, out consumed, out erange);
+        }
+        // decimal: digits [. digits] [e [sign] digits], at least one digit
+        int start = i, digits = 0;
+        while (i < s.Length && char.IsAsciiDigit((char)s[i])) { i++; digits++; }
+        if (i < s.Length && s[i] == '.')
+        {
+            i++;
+            while (i < s.Length && char.IsAsciiDigit((char)s[i])) { i++; digits++; }
+        }
+        if (digits == 0) return 0;
+        int mantissaEnd = i;
+        if (i < s.Length && (s[i] | 0x20) == 'e')
+        {
+            int j = i + 1;
+            if (j < s.Length && (s[j] == '+' || s[j] == '-')) j++;
+            if (j < s.Length && char.IsAsciiDigit((char)s[j]))
+            {
+                while (j < s.Length && char.IsAsciiDigit((char)s[j])) j++;
+                i = j;
+            }
+        }
+        consumed = i;
+        var text = Encoding.ASCII.GetString(s[start..i]);
+        double v = double.Parse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+        if (double.IsInfinity(v)) erange = true;
+        else if (Math.Abs(v) < 2.2250738585072014E-308 && !DecimalIsExactly(s[start..mantissaEnd], s[mantissaEnd..i], v))
+            erange = true;
+        return neg ? -v : v;
+    }
+
+    static bool IsHex(byte c) => char.IsAsciiHexDigit((char)c);
+
+    static bool StartsWithIgnoreCase(ReadOnlySpan<byte> s, string lower)
+    {
+        if (s.Length < lower.Length) return false;
+        for (int k = 0; k < lower.Length; k++)
+            if ((s[k] | 0x20) != lower[k]) return false;
+        return true;
+    }
+
+    /// <summary>Whether the decimal mantissa·10^exponent equals v (a zero or subnormal double) exactly.</summary>
+    static bool DecimalIsExactly(ReadOnlySpan<byte> mantissa, ReadOnlySpan<byte> exponent, double v)
+    {
+        BigInteger d = 0;
+        long e10 = 0;
+        bool frac = false;
+        foreach (byte c in mantissa)
+        {
+            if (c == '.') { frac = true; continue; }
+            d = d * 10 + (c - '0');
+            if (frac) e10--;
+        }
+        if (exponent.Length > 1)
+        {
+            long e = 0;
+            int k = 1;
+            bool eneg = exponent[k] == '-';
+            if (exponent[k] == '+' || exponent[k] == '-') k++;
+            for (; k < exponent.Length; k++) e = Math.Min(e * 10 + (exponent[k] - '0'), 1_000_000);
+            e10 += eneg ? -e : e;
+        }
+        if (d.IsZero) return true;
+        if (v == 0 || e10 >= 0 || e10 < -5000) return false;
+        // v = bits·2^-1074 exactly; d·10^e10 == bits·2^-1074  <=>  d·2^1074 == bits·10^-e10
+        long bits = BitConverter.DoubleToInt64Bits(Math.Abs(v));
+        return d << 1074 == bits * BigInteger.Pow(10, (int)-e10);
+    }
+
+    static double StrtodHex(ReadOnlySpan<byte> s, int i, bool neg, out int consumed, out bool erange)
+    {
+        erange = false;
+        BigInteger m = 0;
+        long e2 = 0;
+        bool dot = false;
+        for (; i < s.Length; i++)
+        {
+            byte c = s[i];
+            if (c == '.' && !dot) { dot = true; continue; }
+            if (!IsHex(c)) break;
+            m = m * 16 + Convert.ToInt32(((char)c).ToString(), 16);
+            if (dot) e2 -= 4;
+        }
+        if (i < s.Length && (s[i] | 0x20) == 'p')
+        {
+            int j = i + 1;
+            bool eneg = false;
+            if (j < s.Length && (s[j] == '+' || s[j] == '-')) { eneg = s[j] == '-'; j++; }
+            if (j < s.Length && char.IsAsciiDigit((char)s[j]))
+            {
+                long e = 0;
+                while (j < s.Length && char.IsAsciiDigit((char)s[j])) { e = Math.Min(e * 10 + (s[j] - '0'), 1_000_000); j++; }
+                e2 += eneg ? -e : e;
+                i = j;
+            }
+        }
+        consumed = i;
+        if (m.IsZero) return neg ? -0.0 : 0.0;
+        // Round m·2^e2 to 53 bits (fewer below the normal range), ties to even.
+        long top = (long)m.GetBitLength() - 1 + e2;    // exponent of the leading bit
+        int precision = top >= -1022 ? 53 : (int)Math.Max(-1, 53 - (-1022 - top));
+        long shift = (long)m.GetBitLength() - precision;
+        BigInteger q = m;
+        bool inexact = false;
+        if (shift > 0)
+        {
+            q = m >> (int)Math.Min(shift, int.MaxValue);
+            var rem = m - (q << (int)shift);
+            var half = BigInteger.One << (int)(shift - 1);
+            inexact = !rem.IsZero;
+            if (rem > half || (rem == half && !q.IsEven)) q += 1;
+            e2 += shift;
+        }
+        double v = e2 > 2000 ? double.PositiveInfinity : Math.ScaleB((double)q, (int)Math.Max(e2, -3000));
+        if (double.IsInfinity(v)) erange = true;
+        else if (v < 2.2250738585072014E-308 && inexact) erange = true;
+        return neg ? -v : v;
     }
 }

@@ -124,6 +124,27 @@ public sealed class RequestReader
     /// <summary>Replaces the arguments with new ones (used by inline parsing, which unescapes in place).</summary>
     public void ClearArgs() => ArgCount = 0;
 
+    /// <summary>
+    /// Starts building a request by hand (the script client's redis.call arguments): the buffer is reused,
+    /// so a call allocates nothing once it has grown to the largest arguments seen.
+    /// </summary>
+    public void BeginArgs() => Reset();
+
+    /// <summary>Appends one argument to a request begun with <see cref="BeginArgs"/>.</summary>
+    public void AppendArg(ReadOnlySpan<byte> arg)
+    {
+        if (Buffer.Length - End < arg.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max((long)Buffer.Length * 2, (long)End + arg.Length), Array.MaxLength));
+            System.Buffer.BlockCopy(Buffer, 0, bigger, 0, End);
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = bigger;
+        }
+        arg.CopyTo(Buffer.AsSpan(End));
+        AddArg(End, arg.Length);
+        End += arg.Length;
+    }
+
     /// <summary>Parses the next request. On Command the arguments are valid until the next call.</summary>
     public ParseResult Next(long protoMaxBulkLen, bool authenticated)
     {

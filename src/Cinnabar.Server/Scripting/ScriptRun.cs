@@ -37,6 +37,15 @@ public static class ScriptFlagsInfo
     }
 }
 
+/// <summary>KEYS and ARGV of a script or function call: views of the caller's arguments, not copies.</summary>
+public readonly struct ScriptArgs(Client caller, int firstKey, int keyCount)
+{
+    public int KeyCount => keyCount;
+    public int ArgCount => caller.ArgCount - firstKey - keyCount;
+    public ReadOnlySpan<byte> Key(int i) => caller.Arg(firstKey + i);
+    public ReadOnlySpan<byte> Arg(int i) => caller.Arg(firstKey + keyCount + i);
+}
+
 /// <summary>scriptRunCtx: one running script or function.</summary>
 public sealed class ScriptRun
 {
@@ -47,10 +56,25 @@ public sealed class ScriptRun
     public bool ReadOnly;
     public bool AllowOom;
     public bool Oom;               // memory was over maxmemory when the script started
-    public readonly long StartTicks = Stopwatch.GetTimestamp();
+    public long StartTicks;
     public bool TimedOut, Killed, WriteDirty;
     public string KilledAt;        // "source:line" where SCRIPT KILL stopped it
-    public int ReplFlags = 3;
+    public int ReplFlags;
+
+    public void Start(Client caller, LuaEngine engine, string name, bool isEval, bool readOnly, bool allowOom, bool oom)
+    {
+        Caller = caller;
+        Engine = engine;
+        Name = name;
+        IsEval = isEval;
+        ReadOnly = readOnly;
+        AllowOom = allowOom;
+        Oom = oom;
+        StartTicks = Stopwatch.GetTimestamp();
+        TimedOut = Killed = WriteDirty = false;
+        KilledAt = null;
+        ReplFlags = 3;
+    }
 
     public long ElapsedMs => (Stopwatch.GetTimestamp() - StartTicks) * 1000 / Stopwatch.Frequency;
 }

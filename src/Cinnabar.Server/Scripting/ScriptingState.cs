@@ -14,6 +14,7 @@ public sealed class ScriptingState
     public readonly CinnabarServer Server;
     LuaEngine evalEngine, functionEngine;
     public readonly Dictionary<string, EvalScript> Scripts = new(StringComparer.OrdinalIgnoreCase);
+    readonly Dictionary<string, EvalScript>.AlternateLookup<ReadOnlySpan<char>> scriptsBySpan;
     public readonly Functions.Library Functions;
     public ScriptRun Current;
 
@@ -25,6 +26,7 @@ public sealed class ScriptingState
     {
         Server = server;
         Functions = new Functions.Library(this);
+        scriptsBySpan = Scripts.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public static bool Available => LuaApi.Available;
@@ -72,6 +74,16 @@ public sealed class ScriptingState
         Span<byte> hash = stackalloc byte[20];
         SHA1.HashData(body, hash);
         return Convert.ToHexString(hash).ToLowerInvariant();
+    }
+
+    /// <summary>The cached script whose SHA1 (hex, either case) is <paramref name="sha"/>, without allocating.</summary>
+    public bool TryGetScript(ReadOnlySpan<byte> sha, out EvalScript script)
+    {
+        script = null;
+        if (sha.Length != 40) return false;
+        Span<char> chars = stackalloc char[40];
+        for (int i = 0; i < 40; i++) chars[i] = (char)sha[i];
+        return scriptsBySpan.TryGetValue(chars, out script);
     }
 
     /// <summary>luaCreateFunction: the cached script, or a newly compiled one; null with the error reply sent.</summary>
@@ -153,29 +165,28 @@ public sealed class ScriptingState
         return null;
     }
 
+    readonly ScriptRun reusableRun = new();
+
     /// <summary>Runs a compiled script or function for the caller; the reply (or error) goes to the caller.</summary>
-    public void Execute(Client c, LuaEngine engine, int fnRef, string name, bool isEval, ScriptFlags flags, bool ro, byte[][] keys, byte[][] args)
+    public void Execute(Client c, LuaEngine engine, int fnRef, string name, bool isEval, ScriptFlags flags, bool ro, ScriptArgs keysAndArgs)
     {
         bool compat = (flags & ScriptFlags.EvalCompat) != 0;
-        var run = new ScriptRun
-        {
-            Caller = c,
-            Engine = engine,
-            Name = name,
-            IsEval = isEval,
-            ReadOnly = ro || (!compat && (flags & ScriptFlags.NoWrites) != 0),
-            AllowOom = !compat && (flags & ScriptFlags.AllowOom) != 0,
-            Oom = Server.Settings.MaxMemory > 0 && !Server.EnsureMemory(),
-        };
+        // Scripts never nest (EVAL and FCALL are noscript), so one run context serves every call.
+        var run = reusableRun;
+        run.Start(c, engine, name, isEval,
+            readOnly: ro || (!compat && (flags & ScriptFlags.NoWrites) != 0),
+            allowOom: !compat && (flags & ScriptFlags.AllowOom) != 0,
+            oom: Server.Settings.MaxMemory > 0 && !Server.EnsureMemory());
         Current = run;
         try
         {
-            engine.Run(run, fnRef, keys, args);
+            engine.Run(run, fnRef, keysAndArgs);
         }
         finally
         {
             Current = null;
             if (run.TimedOut) ExitTimedOutMode(run);
+            run.Caller = null;
         }
     }
 
@@ -183,18 +194,20 @@ public sealed class ScriptingState
     /// scriptCall: runs one command for redis.call with the script client. Returns null with the reply in
     /// the script client's buffer, or the error text (luaPushError adds the ERR code when missing).
     /// </summary>
-    public string Call(ScriptRun run, Client sc, byte[][] argv)
+    public string Call(ScriptRun run, Client sc)
     {
         var server = Server;
         // Redis's command table knows every 7.0 command; one this build does not implement yet is still
         // checked (arity, noscript) before it is refused.
-        var cmd = server.Commands.LookupName(argv[0]);
-        if (cmd == null && argv[0].Length <= 64 && Array.IndexOf(argv[0], (byte)'|') < 0)
-            cmd = server.Commands.Find(Encoding.Latin1.GetString(argv[0]).ToLowerInvariant());
-        if (cmd != null && cmd.Subcommands != null && argv.Length >= 2)
-            cmd = argv[1].Length <= 64 ? cmd.Subcommands.GetValueOrDefault(Encoding.Latin1.GetString(argv[1]).ToLowerInvariant()) : null;
+        var name = sc.Arg(0);
+        int argc = sc.ArgCount;
+        var cmd = server.Commands.LookupName(name);
+        if (cmd == null && name.Length <= 64 && name.IndexOf((byte)'|') < 0)
+            cmd = server.Commands.Find(Encoding.Latin1.GetString(name).ToLowerInvariant());
+        if (cmd != null && cmd.Subcommands != null && argc >= 2)
+            cmd = sc.Arg(1).Length <= 64 ? cmd.Subcommands.GetValueOrDefault(sc.ArgString(1).ToLowerInvariant()) : null;
         if (cmd == null) return "Unknown Redis command called from script";
-        if ((cmd.Arity > 0 && cmd.Arity != argv.Length) || argv.Length < -cmd.Arity)
+        if ((cmd.Arity > 0 && cmd.Arity != argc) || argc < -cmd.Arity)
             return "Wrong number of args calling Redis command from script";
         if ((cmd.Flags & CommandFlags.NoScript) != 0) return "This Redis command is not allowed from script";
         if (cmd.Handler == null) return "Unknown Redis command called from script";
@@ -204,8 +217,8 @@ public sealed class ScriptingState
             return "-OOM command not allowed when used memory > 'maxmemory'.";
         if (write) run.WriteDirty = true;
 
-        sc.ArgOverride = argv;
         sc.LastCommand = cmd.FullName;
+        sc.ClearRedactions();
         long errorsBefore = server.Stats.TotalErrorReplies;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         bool propagate = server.Prop.Enabled;
@@ -219,13 +232,10 @@ public sealed class ScriptingState
             server.Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
             sc.Error("ERR internal error while executing '" + cmd.FullName + "'");
         }
-        finally
-        {
-            // Redis 7.0 replicates scripts by their effects: each write the script makes is propagated.
-            if (propagate) server.Prop.EndCall(sc, cmd);
-            sc.ArgOverride = null;
-        }
+        // Redis 7.0 replicates scripts by their effects: each write the script makes is propagated.
+        if (propagate) server.Prop.EndCall(sc, cmd);
         long usec = (System.Diagnostics.Stopwatch.GetTimestamp() - start) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;
+        server.FeedMonitorsAfterCall(sc, cmd);
         cmd.Calls++;
         cmd.Microseconds += usec;
         if (server.Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Cinnabar.Server.Config;
 using Cinnabar.Server.Network;
 using Cinnabar.Server.Persistence;
+using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server;
 
@@ -11,17 +12,19 @@ public sealed partial class CinnabarServer
     Aof aof;
     public Aof Aof => aof ??= new Aof(this);
 
-    /// <summary>True while a data file is being loaded: no expiry, no propagation.</summary>
-    public bool Loading;
-
     /// <summary>
     /// main()'s aofLoadManifestFromDisk + loadDataFromDisk + aofOpenIfNeededOnServerStart + aofDelHistoryFiles.
     /// With appendonly yes the AOF directory is the only source (dump.rdb is not read). False means exit(1).
     /// </summary>
-    public bool LoadDataFromDisk()
+    public bool LoadPersistedData()
     {
+        WireRdbIntoAof();
         if (!Aof.LoadManifestFromDisk()) return false;
-        if (Settings.AppendOnly)
+        if (!Settings.AppendOnly)
+        {
+            if (!LoadDataFromDisk()) return false;   // dump.rdb
+        }
+        else
         {
             Aof.State = AofState.On;
             long start = Stopwatch.GetTimestamp();
@@ -41,7 +44,7 @@ public sealed partial class CinnabarServer
 
     T RunLoading<T>(Func<T> load)
     {
-        Loading = true;
+        StartLoading(0);
         foreach (var db in Dbs) db.ExpiryEnabled = false;
         try { return load(); }
         finally
@@ -79,13 +82,11 @@ public sealed partial class CinnabarServer
         if (aof != null && aof.State != AofState.Off) aof.Flush(false);
     }
 
-    /// <summary>The MISCONF error for a write (or PING) while the AOF cannot be written, or null.</summary>
-    public string DiskErrorFor(Cinnabar.Server.Commands.Command cmd)
-    {
-        if (aof == null || aof.State == AofState.Off) return null;
-        if ((cmd.Flags & Cinnabar.Server.Commands.CommandFlags.Write) == 0 && cmd.FullName != "ping") return null;
-        return aof.DiskErrorMessage();
-    }
+    /// <summary>Cheap check for the pipeline: the AOF could not be written (or fsynced) lately.</summary>
+    public bool AofWriteError => aof != null && aof.State != AofState.Off && !aof.WriteStatusOk;
+
+    /// <summary>writeCommandsDeniedByDiskError's AOF case: the MISCONF reply for writes and PING, or null.</summary>
+    public string AofDiskError() => aof?.DiskErrorMessage();
 
     /// <summary>BGREWRITEAOF.</summary>
     public static void BgRewriteAof(Client c)
@@ -96,9 +97,58 @@ public sealed partial class CinnabarServer
             c.Error("ERR Background append only file rewriting already in progress");
             return;
         }
+        if (s.RdbBgsaveInProgress || s.InExec)
+        {
+            s.Aof.RewriteScheduled = true;
+            c.Reply.Simple("Background append only file rewriting scheduled");
+            return;
+        }
         // BGREWRITEAOF resets the automatic rewrite back-off.
         s.Aof.ConsecutiveFailures = 0;
         if (s.Aof.StartRewrite(out _)) c.Reply.Simple("Background append only file rewriting started");
         else c.Error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.");
+    }
+}
+
+/// <summary>
+/// The RDB form of an AOF BASE (aof-use-rdb-preamble yes): written with the RDB codec's writer (AUX aof-base 1),
+/// read with its loader. Reading stops after the RDB's EOF and checksum, leaving the stream there, so an old
+/// single-file AOF with an RDB preamble continues with its command tail.
+/// </summary>
+public sealed partial class CinnabarServer
+{
+    sealed class RdbAofBase(CinnabarServer server) : IAofBaseWriter, IRdbBaseLoader
+    {
+        public void Write(Stream output, CinnabarServer s)
+        {
+            var w = new RdbWriter(s.RdbCompression, s.RdbChecksum);
+            s.WriteSnapshot(w, wr => wr.DrainTo(output), aofBase: true);
+        }
+
+        public bool Load(Stream input, CinnabarServer s)
+        {
+            var reader = new RdbReader(input) { TrackCrc = s.RdbChecksum };
+            var sink = new ServerRdbSink(s, false);
+            try
+            {
+                RdbFileLoader.Load(reader, sink, s.LoadLimits, s.RdbChecksum);
+                s.Log.Notice($"Done loading RDB, keys loaded: {sink.Loaded}, keys expired: {sink.Expired}.");
+            }
+            catch (RdbException e)
+            {
+                s.Log.Warning(e.Message);
+                return false;
+            }
+            input.Position = reader.Offset;
+            return true;
+        }
+    }
+
+    /// <summary>Plugs the RDB codec into the AOF: preamble BASE writer and loader.</summary>
+    void WireRdbIntoAof()
+    {
+        var rdb = new RdbAofBase(this);
+        Aof.RdbBaseWriter = rdb;
+        RdbBaseLoader = rdb;
     }
 }

@@ -143,7 +143,9 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
             return;
         }
-        if (aof != null && DiskErrorFor(cmd) is string diskError)
+        if ((LastBgsaveStatusOk == 0 || AofWriteError)
+            && ((cmd.Flags & CommandFlags.Write) != 0 || cmd.FullName == "ping" || (cmd.FullName == "exec" && QueuedWrites(c)))
+            && (DiskErrorDeniesWrites() ?? AofDiskError()) is string diskError)
         {
             cmd.RejectedCalls++;
             Reject(c, diskError, replyMark);
@@ -153,6 +155,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         {
             cmd.RejectedCalls++;
             Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
+            return;
+        }
+        if (Loading && (cmd.Flags & CommandFlags.Loading) == 0)
+        {
+            cmd.RejectedCalls++;
+            Reject(c, "LOADING Redis is loading the dataset in memory", replyMark);
             return;
         }
         // A script running past busy-reply-threshold: only allow-busy commands (SCRIPT KILL, SHUTDOWN ...).
@@ -171,12 +179,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             FinishReply(c, replyMark);
             return;
         }
-        if (IsPaused() && (cmd.Flags & CommandFlags.Write) != 0 && pauseWritesOnly)
+        if (IsPaused() && pauseWritesOnly && MayReplicate(c, cmd))
         {
             PauseClient(c, rewind: true);
             return;
         }
-        if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
+        c.ClearRedactions();
         long errorsBefore = Stats.TotalErrorReplies;
         bool propagate = Prop.Enabled;
         if (propagate) Prop.BeginCall();
@@ -198,6 +206,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
+        FeedMonitorsAfterCall(c, cmd);
         if ((c.Flags & ClientFlags.Blocked) != 0)
         {
             // Redis counts a blocking command's call once it is answered (updateStatsOnUnblock).
@@ -269,13 +278,27 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
     }
 
-    void FeedMonitors(Client c)
+    /// <summary>
+    /// call()'s MONITOR feed: after the command ran (so SELECT shows its new db and passwords are redacted),
+    /// except for the commands Redis never shows. EVAL and FCALL are skip_monitor and show themselves before
+    /// their script runs; commands a script calls show as "lua".
+    /// </summary>
+    public void FeedMonitorsAfterCall(Client c, Command cmd)
+    {
+        if (Monitors.Count > 0 && (cmd.Flags & (CommandFlags.SkipMonitor | CommandFlags.Admin)) == 0) FeedMonitors(c);
+    }
+
+    public void FeedMonitors(Client c)
     {
         var sb = new StringBuilder();
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + (Stopwatch.GetTimestamp() / 10 % 1000);
         sb.Append(now / 1_000_000).Append('.').Append((now % 1_000_000).ToString("000000"));
-        sb.Append(" [").Append(c.Db.Id).Append(' ').Append(c.Addr).Append(']');
-        for (int i = 0; i < c.ArgCount; i++) sb.Append(" \"").Append(Repr.Escape(c.Arg(i))).Append('"');
+        sb.Append(" [").Append(c.Db.Id).Append(' ').Append(c.IsScriptClient ? "lua" : c.Addr).Append(']');
+        for (int i = 0; i < c.ArgCount; i++)
+        {
+            if (c.IsRedacted(i)) sb.Append(" \"(redacted)\"");
+            else sb.Append(" \"").Append(Repr.Escape(c.Arg(i))).Append('"');
+        }
         string line = sb.ToString();
         foreach (var m in Monitors)
         {
@@ -287,6 +310,29 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     }
 
     // ---- CLIENT PAUSE ----
+
+    /// <summary>What CLIENT PAUSE WRITE holds back: writes, commands that may replicate, and EXEC of either.</summary>
+    bool MayReplicate(Client c, Command cmd)
+    {
+        const CommandFlags mayReplicate = CommandFlags.Write | CommandFlags.MayReplicate;
+        return (cmd.Flags & mayReplicate) != 0 || (cmd.FullName == "exec" && QueuedCommandsHave(c, mayReplicate));
+    }
+
+    bool QueuedWrites(Client c) => QueuedCommandsHave(c, CommandFlags.Write);
+
+    /// <summary>Whether a command queued by MULTI has any of the flags (Redis keeps them in mstate.cmd_flags).</summary>
+    bool QueuedCommandsHave(Client c, CommandFlags flags)
+    {
+        if (c.Queued == null) return false;
+        foreach (var queued in c.Queued)
+        {
+            var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
+            if (q != null && q.Subcommands != null && queued.Length > 1)
+                q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+            if (q != null && (q.Flags & flags) != 0) return true;
+        }
+        return false;
+    }
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
 
@@ -382,7 +428,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
-        if (ShutdownAsap) PrepareForShutdownAndExit(false, false);
+        BackgroundSaveCron();
+        if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
+        {
+            Log.Warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+            ShutdownAsap = false;
+        }
     }
 
     void CloseIdleClients()

@@ -226,21 +226,21 @@ public static class Info
     static void Persistence(CinnabarServer s, StringBuilder sb)
     {
         sb.Append("# Persistence\r\n");
-        Field(sb, "loading", 0);
+        Field(sb, "loading", s.Loading ? 1 : 0);
         Field(sb, "async_loading", 0);
         Field(sb, "current_cow_peak", 0);
         Field(sb, "current_cow_size", 0);
         Field(sb, "current_cow_size_age", 0);
         Field(sb, "current_fork_perc", "0.00");
-        Field(sb, "current_save_keys_processed", 0);
-        Field(sb, "current_save_keys_total", 0);
+        Field(sb, "current_save_keys_processed", s.CurrentSaveKeysProcessed);
+        Field(sb, "current_save_keys_total", s.CurrentSaveKeysTotal);
         Field(sb, "rdb_changes_since_last_save", s.DirtyCounter);
-        Field(sb, "rdb_bgsave_in_progress", 0);
+        Field(sb, "rdb_bgsave_in_progress", s.RdbBgsaveInProgress ? 1 : 0);
         Field(sb, "rdb_last_save_time", s.LastSaveUnix);
-        Field(sb, "rdb_last_bgsave_status", "ok");
-        Field(sb, "rdb_last_bgsave_time_sec", -1);
-        Field(sb, "rdb_current_bgsave_time_sec", -1);
-        Field(sb, "rdb_saves", 0);
+        Field(sb, "rdb_last_bgsave_status", s.LastBgsaveStatusOk == 1 ? "ok" : "err");
+        Field(sb, "rdb_last_bgsave_time_sec", s.RdbLastBgsaveTimeSec);
+        Field(sb, "rdb_current_bgsave_time_sec", s.RdbCurrentBgsaveTimeSec);
+        Field(sb, "rdb_saves", s.RdbSaves);
         Field(sb, "rdb_last_cow_size", 0);
         Field(sb, "rdb_last_load_keys_expired", 0);
         Field(sb, "rdb_last_load_keys_loaded", 0);
@@ -248,6 +248,7 @@ public static class Info
         Field(sb, "module_fork_in_progress", 0);
         Field(sb, "module_fork_last_cow_size", 0);
         foreach (var (name, value) in s.Aof.InfoFieldsWhenEnabled()) Field(sb, name, value);
+        if (s.Loading) s.AppendLoadingInfo(sb);
     }
 
     static void StatsSection(CinnabarServer s, StringBuilder sb)

@@ -56,7 +56,7 @@ public sealed partial class CinnabarServer
         else
             Log.Notice($"Running mode=standalone, port={Settings.Port}.");
         Log.Warning("Server initialized");
-        if (!LoadDataFromDisk()) return 1;
+        if (!LoadPersistedData()) return 1;
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
@@ -103,17 +103,47 @@ public sealed partial class CinnabarServer
         try { File.Delete(path); } catch (IOException) { }
     }
 
-    /// <summary>prepareForShutdown + exit: nothing to persist yet (RDB/AOF come with step 3).</summary>
-    public void PrepareForShutdownAndExit(bool nosave, bool save)
+    /// <summary>
+    /// prepareForShutdown + exit: saves the final RDB snapshot when save points are configured (or SAVE was
+    /// asked) unless NOSAVE. Returns false, without exiting, when that save fails and not forced.
+    /// </summary>
+    public bool PrepareForShutdownAndExit(bool nosave, bool save, bool force = false)
     {
         Log.Warning("User requested shutdown...");
-        _ = nosave; _ = save;
+        if (RdbBgsaveInProgress)
+        {
+            Log.Warning("There is a child saving an .rdb. Killing it!");
+            KillBackgroundSave();
+        }
         aof?.OnShutdown();
+        if (!nosave && (HasSavePoints || save))
+        {
+            Log.Notice("Saving the final RDB snapshot before exiting.");
+            if (!SaveRdb())
+            {
+                if (!force)
+                {
+                    Log.Warning("Error trying to save the DB, can't exit.");
+                    return false;
+                }
+                Log.Warning("Error trying to save the DB. Exit anyway.");
+            }
+        }
         RemovePidFile();
         Loop.CloseListeners();
         Log.Warning("Redis is now ready to exit, bye bye...");
         Environment.Exit(0);
+        return true;
     }
 
-    public void FlushedAll() { }
+    /// <summary>flushAllDataAndResetRDB: a running BGSAVE is stopped and, with save points, the empty dataset saved.</summary>
+    public void FlushedAll()
+    {
+        KillBackgroundSave();
+        if (HasSavePoints)
+        {
+            SaveRdb();
+            DirtyCounter++;
+        }
+    }
 }

@@ -22,6 +22,11 @@ public sealed class SlowLog
                 args[i] = System.Text.Encoding.ASCII.GetBytes($"... ({c.ArgCount - argc + 1} more arguments)");
                 continue;
             }
+            if (c.IsRedacted(i))
+            {
+                args[i] = "(redacted)"u8.ToArray();
+                continue;
+            }
             var a = c.Arg(i);
             if (a.Length > 128)
             {

@@ -89,6 +89,7 @@ public sealed partial class CinnabarServer
         Unwatch(c);
         c.Reply.ArrayHeader(queued.Count);
         c.CanBlock = false;
+        InExec = true;
         try
         {
             foreach (var args in queued)
@@ -96,6 +97,7 @@ public sealed partial class CinnabarServer
                 c.ArgOverride = args;
                 var cmd = Commands.LookupArgs(c);
                 c.LastCommand = cmd.FullName;
+                c.ClearRedactions();
                 long errorsBefore = Stats.TotalErrorReplies;
                 bool propagate = Prop.Enabled;
                 if (propagate) Prop.BeginCall();
@@ -109,6 +111,7 @@ public sealed partial class CinnabarServer
                     c.Error("ERR internal error while executing '" + cmd.FullName + "'");
                 }
                 if (propagate) Prop.EndCall(c, cmd);
+                FeedMonitorsAfterCall(c, cmd);
                 cmd.Calls++;
                 if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;
                 Stats.CommandsProcessed++;
@@ -118,6 +121,7 @@ public sealed partial class CinnabarServer
         {
             c.ArgOverride = null;
             c.CanBlock = true;
+            InExec = false;
         }
         c.LastCommand = "exec";
     }

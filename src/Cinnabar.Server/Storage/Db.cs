@@ -47,6 +47,8 @@ public sealed class Db
     {
         int i = Table.Find(key);
         if (i < 0) return -1;
+        // Whatever a caller does with the entry next, a snapshot in progress gets its current state first.
+        Table.Snapshot?.SaveBeforeChange(Table, i);
         ref var e = ref Table.At(i);
         if (e.ExpireAt != 0 && ExpiryEnabled && Clock.NowMs > e.ExpireAt)
         {
@@ -99,6 +101,15 @@ public sealed class Db
         return i;
     }
 
+    /// <summary>Adds a key as loaded (RDB, AOF base): no keyspace event, the given access stamp.</summary>
+    public int AddLoaded(byte[] key, object value, uint access)
+    {
+        int i = Table.Add(key, value);
+        Table.At(i).Access = access;
+        DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
+        return i;
+    }
+
     /// <summary>Replaces the value at an entry in place (the entry keeps its key and TTL).</summary>
     public void Replace(int index, object value)
     {
@@ -110,9 +121,13 @@ public sealed class Db
     /// <summary>Tells the accounting that the value at an entry changed size in place.</summary>
     public void Resized(long oldCost, object value) => DatasetBytes += Values.Cost(value) - oldCost;
 
+    /// <summary>
+    /// dbDelete: removes the key if it is in the table, even past its TTL (a STORE of an empty result deletes
+    /// such a destination with a "del" event, as Redis does). DEL expires first: see <see cref="Find"/>.
+    /// </summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
-        int i = Find(key);
+        int i = Table.Find(key);
         if (i < 0) return false;
         RemoveIndex(i);
         return true;
@@ -120,6 +135,7 @@ public sealed class Db
 
     public void RemoveIndex(int i)
     {
+        Table.Snapshot?.SaveBeforeChange(Table, i);
         ref var e = ref Table.At(i);
         DatasetBytes -= EntryOverhead + KeyCost(e.Key) + Values.Cost(e.Value);
         Table.RemoveAt(i);

@@ -6,7 +6,7 @@ namespace Cinnabar.Server.Storage;
 /// field or value is longer than hash-max-listpack-value) and "hashtable" (<see cref="ByteTable"/>).
 /// The conversion goes one way. Pairs are addressed by index 0..Count-1.
 /// </summary>
-public sealed class HashValue : IRedisObject
+public sealed class HashValue : IMemberCollection
 {
     byte[][] lp = new byte[8][];    // listpack: field, value, field, value ...; null once converted
     int lpCount;                    // pairs
@@ -111,6 +111,28 @@ public sealed class HashValue : IRedisObject
         lp = null;
         lpCount = 0;
         lpPayload = 0;
+    }
+
+    /// <summary>A hash as loaded: field, value, field, value ... (distinct fields), in the given encoding.</summary>
+    public static HashValue FromPairs(List<byte[]> items, bool listpack)
+    {
+        var h = new HashValue();
+        int pairs = items.Count / 2;
+        if (listpack)
+        {
+            h.lp = new byte[Math.Max(8, items.Count)][];
+            for (int i = 0; i < items.Count; i++)
+            {
+                h.lp[i] = items[i];
+                h.lpPayload += ByteTable.ArrayCost(items[i].Length);
+            }
+            h.lpCount = pairs;
+            return h;
+        }
+        h.lp = null;
+        h.table = new ByteTable(pairs);
+        for (int i = 0; i < pairs; i++) h.table.Insert(items[2 * i], items[2 * i + 1]);
+        return h;
     }
 
     public int RandomIndex() => Random.Shared.Next(Count);

@@ -19,8 +19,31 @@ public sealed class KeyTable
         public uint Hash;
         public int Next;        // next entry in the bucket chain as index + 1, 0 = end (free slots: next free)
         public int VolatilePos; // position in the volatile list, -1 when persistent
-        public uint Access;     // LRU clock or LFU counter, as Redis's robj lru field
+        uint accessAndMark;
+
+        /// <summary>LRU clock or LFU word, as Redis's 24-bit robj lru field.</summary>
+        public uint Access
+        {
+            readonly get => accessAndMark & 0x7FFF_FFFF;
+            set => accessAndMark = (accessAndMark & 0x8000_0000) | (value & 0x7FFF_FFFF);
+        }
+
+        /// <summary>Equal to the table's <see cref="KeyTable.Mark"/> once the active snapshot holds this entry.</summary>
+        internal bool SnapshotMark
+        {
+            readonly get => (accessAndMark & 0x8000_0000) != 0;
+            set => accessAndMark = value ? accessAndMark | 0x8000_0000 : accessAndMark & 0x7FFF_FFFF;
+        }
     }
+
+    /// <summary>The snapshot being taken of this table, or null (see <see cref="KeyspaceSnapshot"/>).</summary>
+    public KeyspaceSnapshot Snapshot;
+
+    /// <summary>
+    /// Between snapshots every entry's mark equals this. A snapshot flips it, which makes every entry "not yet
+    /// saved"; entries added later are born with it, so the snapshot never sees them.
+    /// </summary>
+    internal bool Mark;
 
     static readonly uint Seed = (uint)Random.Shared.Next();
 
@@ -41,6 +64,8 @@ public sealed class KeyTable
     }
 
     public int Count => used - freeCount;
+    /// <summary>Entry slots handed out so far: live entries are at indices below this, among free ones.</summary>
+    public int Used => used;
     public int BucketCount => buckets.Length;
     public ref Entry At(int index) => ref entries[index];
 
@@ -100,6 +125,7 @@ public sealed class KeyTable
         entry.Next = bucket;
         entry.VolatilePos = -1;
         entry.Access = 0;
+        entry.SnapshotMark = Mark;
         bucket = index + 1;
         return index;
     }

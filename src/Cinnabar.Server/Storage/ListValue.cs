@@ -4,27 +4,37 @@ namespace Cinnabar.Server.Storage;
 
 /// <summary>
 /// A list value: a deque of chunks, each chunk a packed byte buffer of consecutive elements with an array of
-/// boundaries (the idea of Redis's quicklist of listpacks). Pushing or popping at either end is O(1)
-/// amortised and allocates nothing per element; an element costs its bytes plus a 4-byte boundary. Redis 7.0
-/// reports every list as "quicklist".
+/// boundaries. The chunks are exactly Redis 7.0's quicklist nodes: which node an element joins, when a node
+/// is split or merged (LINSERT), and when one goes (pops, LTRIM, LREM) follow quicklist.c's rules for
+/// list-max-listpack-size (the fill), measured on the size each node's listpack would have. So DUMP, the
+/// RDB writer and DEBUG LISTPACK see Redis's node boundaries, while pushing or popping at either end stays
+/// O(1) amortised and allocates nothing per element. Redis 7.0 reports every list as "quicklist".
 /// </summary>
 public sealed class ListValue : IRedisObject
 {
-    /// <summary>Soft limits of a chunk, like list-max-listpack-size -2 (8 KiB); a larger element gets a chunk of its own.</summary>
-    public const int MaxChunkBytes = 8192;
-    public const int MaxChunkEntries = 1024;
+    /// <summary>quicklist's SIZE_SAFETY_LIMIT: no multi-element node grows past it under a count fill.</summary>
+    public const int SizeSafetyLimit = 8192;
+    /// <summary>SIZE_ESTIMATE_OVERHEAD: the per-entry overhead _quicklistNodeAllowInsert assumes.</summary>
+    const int SizeEstimateOverhead = 8;
+    /// <summary>packed_threshold: elements this large get a PLAIN node of their own.</summary>
+    public const long PackedThreshold = 1L << 30;
+    static readonly int[] OptimizationLevel = { 4096, 8192, 16384, 32768, 65536 };
+    const int EmptyListpack = 7;    // header (6) and terminator (1)
     const int ChunkOverhead = 96;       // the chunk object and the two array headers
     const int BaseCost = 64;
 
     /// <summary>
     /// Elements First..First+Count-1 of the chunk live in Buf[Off[OLo+k] .. Off[OLo+k+1]); free space may be on
     /// either side of the used region (of both arrays) so that pushes at either end of the list are cheap.
+    /// <see cref="LpBytes"/> is the size of the node's listpack in Redis (quicklistNode.sz).
     /// </summary>
     public sealed class Chunk
     {
         public byte[] Buf;
         public int[] Off;
         public int OLo, OHi;
+        public long LpBytes = EmptyListpack;
+        public bool Plain;              // a PLAIN node: one element of at least PackedThreshold bytes
         public int Count => OHi - OLo;
         public int Lo => Off[OLo];
         public int Hi => Off[OHi];
@@ -48,6 +58,18 @@ public sealed class ListValue : IRedisObject
     int head, nchunks;
     long count;
     long cost = BaseCost + 2 * 8;
+    int fill = -2;
+
+    public ListValue() { }
+
+    /// <summary>A list with the given list-max-listpack-size (clamped as quicklistSetFill does).</summary>
+    public ListValue(long fill) => Fill = fill;
+
+    public long Fill
+    {
+        get => fill;
+        set => fill = (int)Math.Clamp(value, -5, (1 << 15) - 1);
+    }
 
     public ValueType Type => ValueType.List;
     public string EncodingName => "quicklist";
@@ -56,6 +78,38 @@ public sealed class ListValue : IRedisObject
     public int ChunkCount => nchunks;
 
     public Chunk ChunkAt(int i) => ring[(head + i) & (ring.Length - 1)];
+
+    /// <summary>Bytes an element adds to a listpack (lpAppend's encoding and back-length).</summary>
+    public static int EntrySize(ReadOnlySpan<byte> value) => Persistence.Listpack.EntrySize(value);
+
+    // ---- quicklist's node rules ----
+
+    static bool SizeMeetsOptimization(long sz, int fill)
+    {
+        if (fill >= 0) return false;
+        int offset = -fill - 1;
+        return offset < OptimizationLevel.Length && sz <= OptimizationLevel[offset];
+    }
+
+    /// <summary>_quicklistNodeAllowInsert: may an element of <paramref name="len"/> bytes join this node?</summary>
+    bool AllowInsert(Chunk ch, long len)
+    {
+        if (ch == null || ch.Plain || len >= PackedThreshold) return false;
+        long newSz = ch.LpBytes + len + SizeEstimateOverhead;
+        if (SizeMeetsOptimization(newSz, fill)) return true;
+        if (newSz > SizeSafetyLimit) return false;
+        return ch.Count < fill;
+    }
+
+    /// <summary>_quicklistNodeAllowMerge.</summary>
+    bool AllowMerge(Chunk a, Chunk b)
+    {
+        if (a == null || b == null || a.Plain || b.Plain) return false;
+        long mergeSz = (uint)(a.LpBytes + b.LpBytes - 11);
+        if (SizeMeetsOptimization(mergeSz, fill)) return true;
+        if (mergeSz > SizeSafetyLimit) return false;
+        return a.Count + b.Count <= fill;
+    }
 
     // ---- chunk ring ----
 
@@ -104,65 +158,46 @@ public sealed class ListValue : IRedisObject
         nchunks--;
     }
 
-    /// <summary>Replaces chunk i by the given chunks (in order).</summary>
-    void ReplaceChunk(int i, List<Chunk> with)
-    {
-        int mask = ring.Length - 1;
-        cost -= ring[(head + i) & mask].Cost;
-        ring[(head + i) & mask] = with[0];
-        cost += with[0].Cost;
-        for (int w = 1; w < with.Count; w++)
-        {
-            if (nchunks == ring.Length) { GrowRing(); mask = ring.Length - 1; }
-            // shift chunks after i+w-1 one place to the back
-            for (int j = nchunks; j > i + w; j--) ring[(head + j) & mask] = ring[(head + j - 1) & mask];
-            ring[(head + i + w) & mask] = with[w];
-            nchunks++;
-            cost += with[w].Cost;
-        }
-    }
-
-    static int Pow2AtLeast(int n, int min) => n <= min ? min : (int)BitOperations.RoundUpToPowerOf2((uint)n);
+    static int Pow2AtLeast(int n, int min) => n <= min ? min : (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)n), (uint)Array.MaxLength);
 
     /// <summary>A new chunk for a push at one end, with the free space on the side pushes will come from.</summary>
     Chunk NewEndChunk(int len, bool front)
     {
         int bufLen, offLen;
-        if (len > MaxChunkBytes) { bufLen = len; offLen = 2; }
+        if (len >= 4096) { bufLen = len; offLen = 4; }
         else if (nchunks == 0) { bufLen = Pow2AtLeast(len, 16); offLen = 4; }
-        else { bufLen = Math.Min(MaxChunkBytes, Pow2AtLeast(len, 1024)); offLen = 128; }
+        else { bufLen = Math.Max(1024, Pow2AtLeast(len, 1024)); offLen = 128; }
         var ch = new Chunk(bufLen, offLen);
         int lo, olo;
-        if (nchunks == 0 && len <= MaxChunkBytes) { lo = (bufLen - len) / 2; olo = (offLen - 2) / 2; }
+        if (nchunks == 0 && len < 4096) { lo = (bufLen - len) / 2; olo = (offLen - 2) / 2; }
         else if (front) { lo = bufLen - len; olo = offLen - 2; }
         else { lo = 0; olo = 0; }
         // an empty chunk positioned so the caller's write lands at lo
         if (front) { ch.OLo = ch.OHi = olo + 1; ch.Off[olo + 1] = lo + len; }
         else { ch.OLo = ch.OHi = olo; ch.Off[olo] = lo; }
+        ch.Plain = len >= PackedThreshold;
         return ch;
     }
 
     /// <summary>
-    /// Makes room for one element of <paramref name="len"/> bytes at one end of chunk <paramref name="ch"/>, growing
-    /// (by doubling) or re-centering it. False when the chunk is full: the caller starts a new chunk.
+    /// Makes room for one element of <paramref name="len"/> bytes at one end of chunk <paramref name="ch"/>, by
+    /// re-centering or growing it (doubling). The node rules decided the element belongs here; this is storage only.
     /// </summary>
-    bool MakeRoom(Chunk ch, bool front, int len, bool single)
+    void MakeRoom(Chunk ch, bool front, int len, bool single)
     {
         int lo = ch.Lo, hi = ch.Hi;
         bool bytesOk = front ? lo >= len : ch.Buf.Length - hi >= len;
         bool slotOk = front ? ch.OLo > 0 : ch.OHi + 1 < ch.Off.Length;
-        if (bytesOk && slotOk) return true;
+        if (bytesOk && slotOk) return;
         int used = hi - lo, n = ch.Count;
-        if (used + len > MaxChunkBytes || n + 1 > MaxChunkEntries) return false;
-        int bufLen = ch.Buf.Length;
-        while (bufLen < MaxChunkBytes && bufLen < 2 * (used + len)) bufLen = Math.Min(bufLen * 2, MaxChunkBytes);
-        if (bufLen < used + len) bufLen = used + len;
-        int offLen = ch.Off.Length;
-        while (offLen < MaxChunkEntries + 1 && offLen < 2 * (n + 2)) offLen = Math.Min(offLen * 2, MaxChunkEntries + 1);
-        if (offLen < n + 2) offLen = n + 2;
-        int freeBytes = bufLen - used - len, freeSlots = offLen - n - 2;
-        // Too little space would be left to be worth moving everything: start a new chunk instead.
-        if (freeBytes < bufLen / 8 || freeSlots < offLen / 8) return false;
+        long needBytes = (long)used + len, needSlots = n + 2;
+        long bufLen = ch.Buf.Length, offLen = ch.Off.Length;
+        // Keep at least an eighth free after the move so that re-layouts stay amortised O(1).
+        if (needBytes > bufLen - bufLen / 8) bufLen = Math.Max(bufLen * 2, needBytes + needBytes / 4);
+        if (needSlots > offLen - offLen / 8) offLen = Math.Max(offLen * 2, needSlots + needSlots / 4);
+        bufLen = Math.Min(bufLen, Array.MaxLength);
+        offLen = Math.Min(offLen, Array.MaxLength);
+        int freeBytes = (int)(bufLen - needBytes), freeSlots = (int)(offLen - needSlots);
         int newLo, newOLo;
         if (single)
         {
@@ -170,10 +205,9 @@ public sealed class ListValue : IRedisObject
             newLo = front ? len + freeBytes / 2 : freeBytes - freeBytes / 2;
             newOLo = front ? 1 + freeSlots / 2 : freeSlots - freeSlots / 2;
         }
-        else if (front) { newLo = bufLen - used; newOLo = offLen - 1 - n; }
+        else if (front) { newLo = (int)bufLen - used; newOLo = (int)offLen - 1 - n; }
         else { newLo = 0; newOLo = 0; }
-        Relayout(ch, bufLen, offLen, newLo, newOLo);
-        return true;
+        Relayout(ch, (int)bufLen, (int)offLen, newLo, newOLo);
     }
 
     void Relayout(Chunk ch, int bufLen, int offLen, int newLo, int newOLo)
@@ -195,11 +229,13 @@ public sealed class ListValue : IRedisObject
 
     // ---- ends ----
 
+    /// <summary>quicklistPushTail.</summary>
     public void PushBack(ReadOnlySpan<byte> value)
     {
         int len = value.Length;
         Chunk t = nchunks > 0 ? ChunkAt(nchunks - 1) : null;
-        if (t == null || !MakeRoom(t, false, len, nchunks == 1))
+        if (AllowInsert(t, len)) MakeRoom(t, false, len, nchunks == 1);
+        else
         {
             t = NewEndChunk(len, false);
             AddChunkBack(t);
@@ -207,14 +243,17 @@ public sealed class ListValue : IRedisObject
         int hi = t.Hi;
         value.CopyTo(t.Buf.AsSpan(hi));
         t.Off[++t.OHi] = hi + len;
+        t.LpBytes += t.Plain ? len - EmptyListpack : EntrySize(value);
         count++;
     }
 
+    /// <summary>quicklistPushHead.</summary>
     public void PushFront(ReadOnlySpan<byte> value)
     {
         int len = value.Length;
         Chunk h = nchunks > 0 ? ChunkAt(0) : null;
-        if (h == null || !MakeRoom(h, true, len, nchunks == 1))
+        if (AllowInsert(h, len)) MakeRoom(h, true, len, nchunks == 1);
+        else
         {
             h = NewEndChunk(len, true);
             AddChunkFront(h);
@@ -222,6 +261,7 @@ public sealed class ListValue : IRedisObject
         int lo = h.Lo - len;
         value.CopyTo(h.Buf.AsSpan(lo));
         h.Off[--h.OLo] = lo;
+        h.LpBytes += h.Plain ? len - EmptyListpack : EntrySize(value);
         count++;
     }
 
@@ -232,25 +272,29 @@ public sealed class ListValue : IRedisObject
     public void RemoveFront()
     {
         var h = ChunkAt(0);
+        if (h.Count == 1) { count--; RemoveChunk(0); return; }
+        h.LpBytes -= EntrySize(h.Entry(0));
         h.OLo++;
         count--;
-        if (h.Count == 0) RemoveChunk(0);
     }
 
     public void RemoveBack()
     {
         var t = ChunkAt(nchunks - 1);
+        if (t.Count == 1) { count--; RemoveChunk(nchunks - 1); return; }
+        t.LpBytes -= EntrySize(t.Entry(t.Count - 1));
         t.OHi--;
         count--;
-        if (t.Count == 0) RemoveChunk(nchunks - 1);
     }
 
+    /// <summary>quicklistDelRange from the head: whole nodes go, the last one is trimmed.</summary>
     public void RemoveFront(long n)
     {
         while (n > 0 && nchunks > 0)
         {
             var h = ChunkAt(0);
             if (h.Count <= n) { n -= h.Count; count -= h.Count; RemoveChunk(0); continue; }
+            for (int k = 0; k < n; k++) h.LpBytes -= EntrySize(h.Entry(k));
             h.OLo += (int)n;
             count -= n;
             n = 0;
@@ -263,6 +307,7 @@ public sealed class ListValue : IRedisObject
         {
             var t = ChunkAt(nchunks - 1);
             if (t.Count <= n) { n -= t.Count; count -= t.Count; RemoveChunk(nchunks - 1); continue; }
+            for (int k = t.Count - (int)n; k < t.Count; k++) t.LpBytes -= EntrySize(t.Entry(k));
             t.OHi -= (int)n;
             count -= n;
             n = 0;
@@ -300,59 +345,242 @@ public sealed class ListValue : IRedisObject
         return ChunkAt(ci).Entry(e);
     }
 
-    /// <summary>Replaces element <paramref name="index"/> (0 &lt;= index &lt; Count).</summary>
+    /// <summary>
+    /// Replaces element <paramref name="index"/> (0 &lt;= index &lt; Count): quicklistReplaceEntry, which rewrites
+    /// the element inside its node whatever the node's size becomes (only PLAIN elements move).
+    /// </summary>
     public void Set(long index, ReadOnlySpan<byte> value)
     {
         Locate(index, out int ci, out int e);
         var ch = ChunkAt(ci);
+        if (ch.Plain || value.Length >= PackedThreshold)
+        {
+            // A PLAIN node swaps for a packed element (or the reverse): insert after, then drop the old one.
+            var copy = value.ToArray();
+            Insert(ci, e, true, copy);
+            Locate(index, out ci, out e);
+            RemoveAt(ci, e);
+            return;
+        }
         int s = ch.Off[ch.OLo + e], len = ch.Off[ch.OLo + e + 1] - s;
+        ch.LpBytes += EntrySize(value) - EntrySize(ch.Entry(e));
         if (len == value.Length)
         {
             value.CopyTo(ch.Buf.AsSpan(s));
             return;
         }
-        int bytes = SmallBytes(ch) - (len > MaxChunkBytes ? 0 : len) + (value.Length > MaxChunkBytes ? 0 : value.Length);
-        var b = new ChunkBuilder(ch.Count, bytes);
-        for (int k = 0; k < ch.Count; k++) b.Append(k == e ? value : ch.Entry(k));
-        ReplaceChunk(ci, b.Finish());
+        var items = ChunkItems(ch);
+        items[e] = value.ToArray();
+        Refill(ch, items);
     }
 
-    /// <summary>Inserts before (or after) the element at chunk/entry.</summary>
-    public void Insert(int ci, int e, bool after, ReadOnlySpan<byte> value)
+    /// <summary>Deletes one element (quicklistDelIndex): its node goes when it was the node's last element.</summary>
+    void RemoveAt(int ci, int e)
     {
         var ch = ChunkAt(ci);
-        int at = after ? e + 1 : e;     // the new element's position inside the chunk
-        if (at == 0 && ci == 0) { PushFront(value); return; }
-        if (at == ch.Count && ci == nchunks - 1) { PushBack(value); return; }
-        var b = new ChunkBuilder(ch.Count + 1, SmallBytes(ch) + (value.Length > MaxChunkBytes ? 0 : value.Length));
-        for (int k = 0; k <= ch.Count; k++)
-        {
-            if (k == at) b.Append(value);
-            if (k < ch.Count) b.Append(ch.Entry(k));
-        }
-        count++;
-        ReplaceChunk(ci, b.Finish());
+        count--;
+        if (ch.Count == 1) { RemoveChunk(ci); return; }
+        ch.LpBytes -= EntrySize(ch.Entry(e));
+        var items = ChunkItems(ch);
+        items.RemoveAt(e);
+        Refill(ch, items);
     }
 
-    /// <summary>Bytes of a chunk's elements that share chunks (an element over the chunk limit has a chunk of its own).</summary>
-    static int SmallBytes(Chunk ch) => ch.Count == 1 && ch.Used > MaxChunkBytes ? 0 : ch.Used;
+    static List<byte[]> ChunkItems(Chunk ch)
+    {
+        var items = new List<byte[]>(ch.Count + 1);
+        for (int k = 0; k < ch.Count; k++) items.Add(ch.Entry(k).ToArray());
+        return items;
+    }
+
+    /// <summary>Rewrites a chunk's storage to hold exactly <paramref name="items"/> (LpBytes is the caller's).</summary>
+    void Refill(Chunk ch, List<byte[]> items)
+    {
+        long bytes = 0;
+        foreach (var it in items) bytes += it.Length;
+        int bufLen = (int)Math.Min(Array.MaxLength, Math.Max(16, bytes + bytes / 4));
+        int offLen = Math.Max(4, items.Count + 1 + items.Count / 4 + 1);
+        cost += (bufLen - ch.Buf.Length) + 4L * (offLen - ch.Off.Length);
+        ch.Buf = new byte[bufLen];
+        ch.Off = new int[offLen];
+        int lo = (int)((bufLen - bytes) / 2), olo = (offLen - items.Count - 1) / 2;
+        ch.OLo = ch.OHi = olo;
+        ch.Off[olo] = lo;
+        int p = lo;
+        foreach (var it in items)
+        {
+            it.CopyTo(ch.Buf, p);
+            p += it.Length;
+            ch.Off[++ch.OHi] = p;
+        }
+    }
+
+    Chunk NewChunk(List<byte[]> items, bool plain)
+    {
+        var ch = new Chunk(16, 4) { Plain = plain };
+        long lp = EmptyListpack;
+        foreach (var it in items) lp += plain ? it.Length - EmptyListpack : EntrySize(it);
+        ch.LpBytes = lp;
+        long saved = cost;
+        Refill(ch, items);
+        cost = saved;   // not linked yet: linking it counts its whole cost
+        return ch;
+    }
+
+    void InsertChunkAt(int i, Chunk ch)
+    {
+        if (nchunks == ring.Length) GrowRing();
+        int mask = ring.Length - 1;
+        if (i == 0) { AddChunkFront(ch); return; }
+        for (int j = nchunks; j > i; j--) ring[(head + j) & mask] = ring[(head + j - 1) & mask];
+        ring[(head + i) & mask] = ch;
+        nchunks++;
+        cost += ch.Cost;
+    }
+
+    /// <summary>
+    /// Inserts before (or after) the element at chunk/entry: _quicklistInsert, with its choice between the
+    /// node itself, the neighbour node, a new node, or splitting the node (then merging around it).
+    /// </summary>
+    public void Insert(int ci, int e, bool after, ReadOnlySpan<byte> value)
+    {
+        var node = ChunkAt(ci);
+        int len = value.Length;
+        bool full = !AllowInsert(node, len);
+        bool atTail = after && e == node.Count - 1;
+        bool atHead = !after && e == 0;
+        bool availNext = atTail && AllowInsert(ci + 1 < nchunks ? ChunkAt(ci + 1) : null, len);
+        bool availPrev = atHead && AllowInsert(ci > 0 ? ChunkAt(ci - 1) : null, len);
+        count++;
+
+        if (len >= PackedThreshold)
+        {
+            var single = NewChunk(new List<byte[]> { value.ToArray() }, plain: true);
+            if (node.Plain || atTail || atHead)
+            {
+                InsertChunkAt(after ? ci + 1 : ci, single);
+                return;
+            }
+            var split = SplitChunk(node, e, after);
+            InsertChunkAt(after ? ci + 1 : ci, single);
+            InsertChunkAt(after ? ci + 2 : ci, split);
+            return;
+        }
+
+        if (!full)
+        {
+            var items = ChunkItems(node);
+            items.Insert(after ? e + 1 : e, value.ToArray());
+            node.LpBytes += EntrySize(value);
+            Refill(node, items);
+        }
+        else if (atTail && availNext)
+        {
+            var next = ChunkAt(ci + 1);
+            MakeRoom(next, true, len, false);
+            int lo = next.Lo - len;
+            value.CopyTo(next.Buf.AsSpan(lo));
+            next.Off[--next.OLo] = lo;
+            next.LpBytes += EntrySize(value);
+        }
+        else if (atHead && availPrev)
+        {
+            var prev = ChunkAt(ci - 1);
+            MakeRoom(prev, false, len, false);
+            int hi = prev.Hi;
+            value.CopyTo(prev.Buf.AsSpan(hi));
+            prev.Off[++prev.OHi] = hi + len;
+            prev.LpBytes += EntrySize(value);
+        }
+        else if (atTail || atHead)
+        {
+            InsertChunkAt(after ? ci + 1 : ci, NewChunk(new List<byte[]> { value.ToArray() }, plain: false));
+        }
+        else
+        {
+            var split = SplitChunk(node, e, after);
+            var items = ChunkItems(split);
+            if (after) items.Insert(0, value.ToArray()); else items.Add(value.ToArray());
+            split.LpBytes += EntrySize(value);
+            Refill(split, items);
+            int centre = after ? ci : ci + 1;
+            InsertChunkAt(after ? ci + 1 : ci, split);
+            MergeAround(centre);
+        }
+    }
+
+    /// <summary>
+    /// _quicklistSplitNode: with after, the node keeps [0, offset] and the returned chunk gets the rest;
+    /// without, the returned chunk gets [0, offset) and the node keeps the rest. The caller links it in.
+    /// </summary>
+    Chunk SplitChunk(Chunk node, int offset, bool after)
+    {
+        var items = ChunkItems(node);
+        int cut = after ? offset + 1 : offset;
+        var left = items.GetRange(0, cut);
+        var right = items.GetRange(cut, items.Count - cut);
+        var keep = after ? left : right;
+        var moved = after ? right : left;
+        long lp = EmptyListpack;
+        foreach (var it in keep) lp += EntrySize(it);
+        node.LpBytes = lp;
+        Refill(node, keep);
+        return NewChunk(moved, plain: false);
+    }
+
+    /// <summary>_quicklistMergeNodes around chunk <paramref name="center"/>.</summary>
+    void MergeAround(int center)
+    {
+        Chunk C(int i) => i >= 0 && i < nchunks ? ChunkAt(i) : null;
+        // prev_prev + prev
+        if (AllowMerge(C(center - 1), C(center - 2)))
+        {
+            MergeChunks(center - 2);
+            center--;
+        }
+        // next + next_next
+        if (AllowMerge(C(center + 1), C(center + 2))) MergeChunks(center + 1);
+        // center + prev, then the result + next
+        int target = center;
+        if (AllowMerge(C(center), C(center - 1)))
+        {
+            MergeChunks(center - 1);
+            target = center - 1;
+        }
+        if (AllowMerge(C(target), C(target + 1))) MergeChunks(target);
+    }
+
+    /// <summary>lpMerge of chunk i and chunk i+1 into one chunk at i.</summary>
+    void MergeChunks(int i)
+    {
+        var a = ChunkAt(i);
+        var b = ChunkAt(i + 1);
+        var items = ChunkItems(a);
+        items.AddRange(ChunkItems(b));
+        a.LpBytes = a.LpBytes + b.LpBytes - EmptyListpack;
+        Refill(a, items);
+        RemoveChunk(i + 1);
+    }
 
     /// <summary>
     /// LREM: removes up to <paramref name="limit"/> elements equal to <paramref name="value"/> (all when limit is
     /// 0), scanning from the head, or from the tail when <paramref name="fromTail"/>. Returns how many went.
+    /// Nodes left empty go; nothing is merged (quicklistDelEntry).
     /// </summary>
     public long RemoveEqual(ReadOnlySpan<byte> value, long limit, bool fromTail)
     {
         if (limit <= 0) limit = long.MaxValue;
         long removed = 0;
+        long entrySize = EntrySize(value);
         if (!fromTail)
         {
             for (int i = 0; i < nchunks && removed < limit;)
             {
                 var ch = ChunkAt(i);
-                removed += CompactForward(ch, value, limit - removed);
+                int r = CompactForward(ch, value, limit - removed);
+                removed += r;
                 if (ch.Count == 0) RemoveChunk(i);
-                else { ShrinkIfSparse(ch); i++; }
+                else { ch.LpBytes -= r * entrySize; ShrinkIfSparse(ch); i++; }
             }
         }
         else
@@ -360,9 +588,10 @@ public sealed class ListValue : IRedisObject
             for (int i = nchunks - 1; i >= 0 && removed < limit; i--)
             {
                 var ch = ChunkAt(i);
-                removed += CompactBackward(ch, value, limit - removed);
+                int r = CompactBackward(ch, value, limit - removed);
+                removed += r;
                 if (ch.Count == 0) RemoveChunk(i);
-                else ShrinkIfSparse(ch);
+                else { ch.LpBytes -= r * entrySize; ShrinkIfSparse(ch); }
             }
         }
         count -= removed;
@@ -420,15 +649,26 @@ public sealed class ListValue : IRedisObject
         return removed;
     }
 
+    // ---- loading (RDB, RESTORE) ----
+
+    /// <summary>quicklistAppendListpack / quicklistAppendPlainNode: adds a whole node at the tail, as loaded.</summary>
+    public void AppendNode(List<byte[]> items, bool plain)
+    {
+        if (items.Count == 0) return;
+        var ch = NewChunk(items, plain);
+        AddChunkBack(ch);
+        count += items.Count;
+    }
+
     // ---- whole value ----
 
     public IRedisObject Clone()
     {
-        var copy = new ListValue();
+        var copy = new ListValue { fill = fill };
         for (int i = 0; i < nchunks; i++)
         {
             var ch = ChunkAt(i);
-            var nc = new Chunk(ch.Buf.Length, ch.Off.Length) { OLo = ch.OLo, OHi = ch.OHi };
+            var nc = new Chunk(ch.Buf.Length, ch.Off.Length) { OLo = ch.OLo, OHi = ch.OHi, LpBytes = ch.LpBytes, Plain = ch.Plain };
             Buffer.BlockCopy(ch.Buf, 0, nc.Buf, 0, ch.Buf.Length);
             Array.Copy(ch.Off, nc.Off, ch.Off.Length);
             copy.AddChunkBack(nc);
@@ -470,62 +710,6 @@ public sealed class ListValue : IRedisObject
         public void MovePrevious()
         {
             if (--entry < 0) { chunk--; if (chunk >= 0) entry = list.ChunkAt(chunk).Count - 1; }
-        }
-    }
-
-    /// <summary>Packs a run of elements into fresh chunks, splitting evenly when they exceed one chunk's limits.</summary>
-    struct ChunkBuilder
-    {
-        readonly List<Chunk> output;
-        readonly int maxEntries, maxBytes;
-        Chunk cur;
-
-        public ChunkBuilder(int entries, int bytes)
-        {
-            output = new List<Chunk>(2);
-            int parts = Math.Max(1, Math.Max((entries + MaxChunkEntries - 1) / MaxChunkEntries, (bytes + MaxChunkBytes - 1) / MaxChunkBytes));
-            maxEntries = (entries + parts - 1) / parts;
-            maxBytes = (bytes + parts - 1) / parts;
-            if (parts == 1) { maxEntries = MaxChunkEntries; maxBytes = Math.Max(MaxChunkBytes, bytes); }
-            cur = new Chunk(Math.Max(16, Math.Min(bytes, maxBytes)), Math.Max(4, Math.Min(entries, maxEntries) + 1));
-        }
-
-        public void Append(ReadOnlySpan<byte> v)
-        {
-            if (v.Length > MaxChunkBytes)
-            {
-                if (cur.Count > 0)
-                {
-                    output.Add(cur);
-                    cur = new Chunk(Math.Max(16, maxBytes), maxEntries + 1);
-                }
-                var big = new Chunk(v.Length, 2) { OHi = 1 };
-                v.CopyTo(big.Buf);
-                big.Off[1] = v.Length;
-                output.Add(big);
-                return;
-            }
-            if (cur.Count > 0 && (cur.Count + 1 > maxEntries || cur.Used + v.Length > maxBytes))
-            {
-                output.Add(cur);
-                cur = new Chunk(Math.Max(16, maxBytes), maxEntries + 1);
-            }
-            int hi = cur.Hi;
-            if (cur.Buf.Length - hi < v.Length)
-            {
-                var bigger = new byte[Math.Max(cur.Buf.Length * 2, hi + v.Length)];
-                Buffer.BlockCopy(cur.Buf, 0, bigger, 0, hi);
-                cur.Buf = bigger;
-            }
-            if (cur.OHi + 1 >= cur.Off.Length) Array.Resize(ref cur.Off, cur.Off.Length * 2);
-            v.CopyTo(cur.Buf.AsSpan(hi));
-            cur.Off[++cur.OHi] = hi + v.Length;
-        }
-
-        public List<Chunk> Finish()
-        {
-            if (cur.Count > 0 || output.Count == 0) output.Add(cur);
-            return output;
         }
     }
 }

@@ -6,6 +6,13 @@ namespace Cinnabar.Server.Storage;
 /// What every value type other than strings provides to the generic commands (TYPE, OBJECT ENCODING,
 /// COPY, DEBUG DIGEST, memory accounting). Strings stay plain byte[] to cost nothing extra (see Values).
 /// </summary>
+/// <summary>A collection whose members are removed by name (hashes, sets, sorted sets).</summary>
+public interface IMemberCollection : IRedisObject
+{
+    int Count { get; }
+    bool Remove(ReadOnlySpan<byte> member);
+}
+
 public interface IRedisObject
 {
     ValueType Type { get; }

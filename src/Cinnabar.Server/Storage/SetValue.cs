@@ -8,16 +8,27 @@ namespace Cinnabar.Server.Storage;
 /// "hashtable" (<see cref="ByteTable"/>). The conversion goes one way, as in Redis.
 /// Members are addressed by index 0..Count-1 for iteration and random picks.
 /// </summary>
-public sealed class SetValue : IRedisObject
+public sealed class SetValue : IMemberCollection
 {
     long[] ints;        // intset: ascending, first intCount used; null once converted
     int intCount;
+    int intWidth = 2;   // the intset's encoding (2, 4 or 8 bytes): grows with members, never shrinks, as intset.c
     ByteTable table;    // hashtable encoding
 
     SetValue() { }
 
     public static SetValue NewIntset(int capacity = 4) => new() { ints = new long[Math.Max(capacity, 4)] };
     public static SetValue NewTable(int capacity = 0) => new() { table = new ByteTable(capacity) };
+
+    /// <summary>An intset as loaded: ascending distinct members and the blob's encoding width.</summary>
+    public static SetValue FromIntset(long[] members, int width) =>
+        new() { ints = members.Length < 4 ? members.Concat(new long[4 - members.Length]).ToArray() : members, intCount = members.Length, intWidth = width };
+
+    /// <summary>The intset's encoding width in bytes (2, 4 or 8).</summary>
+    public int IntsetWidth => intWidth;
+
+    /// <summary>The intset's members, ascending.</summary>
+    public ReadOnlySpan<long> IntsetMembers => ints.AsSpan(0, intCount);
 
     /// <summary>setTypeCreate: an intset when the first member reads as an integer, else a hash table.</summary>
     public static SetValue CreateFor(ReadOnlySpan<byte> first) =>
@@ -90,6 +101,7 @@ public sealed class SetValue : IRedisObject
         if (pos < intCount) Array.Copy(ints, pos, ints, pos + 1, intCount - pos);
         ints[pos] = v;
         intCount++;
+        if (v < short.MinValue || v > short.MaxValue) intWidth = Math.Max(intWidth, v < int.MinValue || v > int.MaxValue ? 8 : 4);
         if (intCount > maxIntsetEntries) ConvertToTable(intCount);
         return true;
     }
@@ -111,6 +123,12 @@ public sealed class SetValue : IRedisObject
         intCount--;
         if (index < intCount) Array.Copy(ints, index + 1, ints, index, intCount - index);
         if (ints.Length > 64 && intCount * 4 < ints.Length) Array.Resize(ref ints, ints.Length / 2);
+    }
+
+    /// <summary>A loaded intset over set-max-intset-entries becomes a hash table, as rdbLoadObject converts it.</summary>
+    public void ConvertIfOver(long maxIntsetEntries)
+    {
+        if (table == null && intCount > maxIntsetEntries) ConvertToTable(intCount);
     }
 
     void ConvertToTable(int capacity)
@@ -144,7 +162,7 @@ public sealed class SetValue : IRedisObject
     public IRedisObject Clone()
     {
         if (table != null) return new SetValue { table = table.Clone() };
-        var copy = new SetValue { ints = new long[Math.Max(intCount, 4)], intCount = intCount };
+        var copy = new SetValue { ints = new long[Math.Max(intCount, 4)], intCount = intCount, intWidth = intWidth };
         Array.Copy(ints, copy.ints, intCount);
         return copy;
     }

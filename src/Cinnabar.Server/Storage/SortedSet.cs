@@ -79,7 +79,7 @@ public struct ZPos
 /// Conversion is one way, except that the STORE commands build their result and shrink it back when it fits,
 /// as Redis does.
 /// </summary>
-public sealed class ZSetValue : IRedisObject
+public sealed class ZSetValue : IMemberCollection
 {
     // listpack form
     byte[][] lpMembers;

@@ -353,6 +353,9 @@ public sealed class StreamValue : IRedisObject
 
     public const long MaxListpackSize = 1L << 30;
 
+    /// <summary>Adds a node as loaded from an RDB file or a DUMP payload (after the last one).</summary>
+    internal void LoadNode(StreamNode n) => AddNode(n);
+
     void AddNode(StreamNode n)
     {
         if (head + nodeCount == nodes.Length)

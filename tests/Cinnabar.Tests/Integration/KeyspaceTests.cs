@@ -75,6 +75,28 @@ public sealed class KeyspaceTests
     }
 
     [Fact]
+    public void ClientPauseWriteHoldsScriptsAndTransactionsThatMayWrite()
+    {
+        using var s = new ServerProcess(Env.CinnabarServer);
+        using var admin = s.Connect();
+        using var scripter = s.Connect();
+        using var transaction = s.Connect();
+        Assert.Equal("+OK\r\n", transaction.Call("MULTI"));
+        Assert.Equal("+QUEUED\r\n", transaction.Call("SET", "t", "1"));
+        Assert.Equal("+OK\r\n", admin.Call("CLIENT", "PAUSE", "20000", "WRITE"));
+        // A read-only script is answered during the pause; EVAL (may_replicate) and EXEC of a write wait for it.
+        Assert.Equal(":7\r\n", scripter.Call("EVAL_RO", "return 7", "0"));
+        scripter.Send(RespConnection.Encode(new[] { "EVAL"u8.ToArray(), "redis.call('set', 'p', '1') return 1"u8.ToArray(), "0"u8.ToArray() }));
+        transaction.Send(RespConnection.Encode(new[] { "EXEC"u8.ToArray() }));
+        Assert.Equal("$-1\r\n", admin.Call("GET", "p"));
+        Assert.Equal("$-1\r\n", admin.Call("GET", "t"));
+        Assert.Equal("+OK\r\n", admin.Call("CLIENT", "UNPAUSE"));
+        Assert.Equal(":1\r\n", RespConnection.Latin1(scripter.ReadReply()));
+        Assert.Equal("*1\r\n+OK\r\n", RespConnection.Latin1(transaction.ReadReply()));
+        Assert.Equal("$1\r\n1\r\n", admin.Call("GET", "p"));
+    }
+
+    [Fact]
     public void MonitorStreamsOtherClientsCommands()
     {
         using var s = new ServerProcess(Env.CinnabarServer);

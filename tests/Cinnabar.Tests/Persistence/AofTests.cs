@@ -217,17 +217,20 @@ public sealed class AofTests
     // ------------------------------------------------------------------ loading each other's AOF directory
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void EachServerLoadsTheOthersAofDirectory(bool cinnabarWrites)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void EachServerLoadsTheOthersAofDirectory(bool cinnabarWrites, bool rdbPreamble)
     {
+        var aofArgs = new[] { "--appendonly", "yes", "--aof-use-rdb-preamble", rdbPreamble ? "yes" : "no" };
         string writer = cinnabarWrites ? Env.CinnabarServer : Env.RedisServer;
         string reader = cinnabarWrites ? Env.RedisServer : Env.CinnabarServer;
         string dir = NewDir(), dir2 = NewDir();
         try
         {
             Dictionary<string, string> before;
-            using (var w = new DirServer(writer, dir, AofArgs.Append("--appendfsync").Append("always").ToArray()))
+            using (var w = new DirServer(writer, dir, aofArgs.Append("--appendfsync").Append("always").ToArray()))
             {
                 Assert.True(w.WaitUp(), w.Log);
                 using var c = w.Connect();
@@ -240,15 +243,16 @@ public sealed class AofTests
                 w.Kill9();
             }
             CopyDir(Path.Combine(dir, "appendonlydir"), Path.Combine(dir2, "appendonlydir"));
+            Assert.Single(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), rdbPreamble ? "*.base.rdb" : "*.base.aof"));
             // The writer reloading its own files and the other server loading a copy must agree on everything.
             Dictionary<string, string> own, other;
-            using (var w = new DirServer(writer, dir, AofArgs))
+            using (var w = new DirServer(writer, dir, aofArgs))
             {
                 Assert.True(w.WaitUp(), w.Log);
                 using var c = w.Connect();
                 own = Snapshot(c);
             }
-            using (var r = new DirServer(reader, dir2, AofArgs))
+            using (var r = new DirServer(reader, dir2, aofArgs))
             {
                 Assert.True(r.WaitUp(), r.Log);
                 using var c = r.Connect();

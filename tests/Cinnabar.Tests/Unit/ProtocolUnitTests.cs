@@ -32,6 +32,49 @@ public sealed class NumbersTests
     [InlineData(-2.5e-7, "-2.4999999999999999e-07")]
     [InlineData(100.0, "100")]
     public void DoublesFormatLikePercent17g(double v, string expected) => Assert.Equal(expected, Numbers.FormatDouble17g(v));
+
+    /// <summary>glibc's strtod as SORT uses it: value, bytes read (0 when nothing converts), ERANGE.</summary>
+    [Theory]
+    [InlineData("12.5", 12.5, 4, false)]
+    [InlineData("  -7x", -7.0, 4, false)]
+    [InlineData("", 0.0, 0, false)]
+    [InlineData(" ", 0.0, 0, false)]
+    [InlineData("-", 0.0, 0, false)]
+    [InlineData(".5", 0.5, 2, false)]
+    [InlineData("5.", 5.0, 2, false)]
+    [InlineData("1e", 1.0, 1, false)]
+    [InlineData("1e+", 1.0, 1, false)]
+    [InlineData("1E-2", 0.01, 4, false)]
+    [InlineData("0x", 0.0, 1, false)]
+    [InlineData("0x1A", 26.0, 4, false)]
+    [InlineData("0x1p4", 16.0, 5, false)]
+    [InlineData("0x.8", 0.5, 4, false)]
+    [InlineData("Infinity", double.PositiveInfinity, 8, false)]
+    [InlineData("-infx", double.NegativeInfinity, 4, false)]
+    [InlineData("nan(abc)", double.NaN, 8, false)]
+    [InlineData("1e400", double.PositiveInfinity, 5, true)]
+    [InlineData("1e-400", 0.0, 6, true)]
+    [InlineData("4.9e-324", 4.9e-324, 8, true)]
+    [InlineData("2.2250738585072014e-308", 2.2250738585072014e-308, 23, false)]
+    [InlineData("0x1p-1074", 4.9e-324, 9, false)]
+    [InlineData("0x1p-1075", 0.0, 9, true)]
+    [InlineData("0x3p-1075", 9.9e-324, 9, true)]
+    [InlineData("0x1.fffffffffffff8p1023", double.PositiveInfinity, 23, true)]
+    [InlineData("0.0e-999", 0.0, 8, false)]
+    public void StrtodReadsAPrefixAndReportsRange(string text, double value, int consumed, bool erange)
+    {
+        double v = Numbers.Strtod(Encoding.ASCII.GetBytes(text), out int used, out bool range);
+        Assert.Equal(value, v);
+        Assert.Equal(consumed, used);
+        Assert.Equal(erange, range);
+    }
+
+    [Fact]
+    public void StrtodStopsAtNul()
+    {
+        Assert.Equal(57.0, Numbers.Strtod(new byte[] { (byte)'5', (byte)'7', 0, (byte)'9' }, out int used, out _));
+        Assert.Equal(2, used);
+    }
 }
 
 public sealed class GlobTests

@@ -41,7 +41,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
     {
         State = state;
         FunctionMode = functionMode;
-        ScriptClient = new Client(state.Server, 0, -1, "", "") { Authenticated = true, CanBlock = false, Db = state.Server.Dbs[0] };
+        ScriptClient = new Client(state.Server, 0, -1, "", "") { Authenticated = true, CanBlock = false, Db = state.Server.Dbs[0], IsScriptClient = true };
         var prev = current;
         current = this;
         try { Init(); }
@@ -59,10 +59,12 @@ public sealed unsafe partial class LuaEngine : IDisposable
 
     // ------------------------------------------------------------------ setup
 
+    nint countHookTrampoline;
+
     void Init()
     {
         // Every trampoline is made now, before any runs: making one later flips its code page writable.
-        Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&CountHook);
+        countHookTrampoline = Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&CountHook);
         Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&LoadHook);
         L = luaL_newstate();
         OpenLib((nint)(delegate* unmanaged[Cdecl]<nint, int>)&OpenBase, "");
@@ -228,7 +230,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
     /// Runs a compiled EVAL script (keys/args become the KEYS/ARGV globals) or a function (called with the
     /// keys and args tables), writing the reply, or the error, to the caller as luaCallFunction does.
     /// </summary>
-    public void Run(ScriptRun run, int fnRef, byte[][] keys, byte[][] args)
+    public void Run(ScriptRun run, int fnRef, ScriptArgs keysAndArgs)
     {
         var prev = current;
         current = this;
@@ -240,7 +242,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
             ScriptClient.Reply.Resp3 = false;
             ScriptClient.Reply.Length = ScriptClient.Reply.Sent = 0;
             if (State.Server.Settings.BusyReplyThresholdMs > 0)
-                lua_sethook(L, Trampoline((nint)(delegate* unmanaged[Cdecl]<nint, nint, int>)&CountHook), MASKCOUNT, 100000);
+                lua_sethook(L, countHookTrampoline, MASKCOUNT, 100000);
 
             lua_rawgeti(L, REGISTRYINDEX, refErrorHandler);
             lua_rawgeti(L, REGISTRYINDEX, fnRef);
@@ -248,17 +250,19 @@ public sealed unsafe partial class LuaEngine : IDisposable
             if (!FunctionMode)
             {
                 lua_rawgeti(L, REGISTRYINDEX, refRealGlobals);
-                PushStringArray(keys);
-                RawSetField(L, -2, "KEYS");
-                PushStringArray(args);
-                RawSetField(L, -2, "ARGV");
+                PushBytes(L, "KEYS"u8);
+                PushKeys(keysAndArgs);
+                lua_rawset(L, -3);
+                PushBytes(L, "ARGV"u8);
+                PushArgs(keysAndArgs);
+                lua_rawset(L, -3);
                 Pop(L, 1);
                 rc = lua_pcall(L, 0, 1, 1);
             }
             else
             {
-                PushStringArray(keys);
-                PushStringArray(args);
+                PushKeys(keysAndArgs);
+                PushArgs(keysAndArgs);
                 rc = lua_pcall(L, 2, 1, 1);
             }
             if (++gcCount == 50)
@@ -281,12 +285,22 @@ public sealed unsafe partial class LuaEngine : IDisposable
         }
     }
 
-    void PushStringArray(byte[][] items)
+    void PushKeys(ScriptArgs keysAndArgs)
     {
-        lua_createtable(L, items.Length, 0);
-        for (int i = 0; i < items.Length; i++)
+        lua_createtable(L, keysAndArgs.KeyCount, 0);
+        for (int i = 0; i < keysAndArgs.KeyCount; i++)
         {
-            PushBytes(L, items[i]);
+            PushBytes(L, keysAndArgs.Key(i));
+            lua_rawseti(L, -2, i + 1);
+        }
+    }
+
+    void PushArgs(ScriptArgs keysAndArgs)
+    {
+        lua_createtable(L, keysAndArgs.ArgCount, 0);
+        for (int i = 0; i < keysAndArgs.ArgCount; i++)
+        {
+            PushBytes(L, keysAndArgs.Arg(i));
             lua_rawseti(L, -2, i + 1);
         }
     }
@@ -632,17 +646,19 @@ public sealed unsafe partial class LuaEngine : IDisposable
                 return FailTable(l, "redis.call/pcall can only be called inside a script invocation");
             int argc = lua_gettop(l);
             string err = null;
-            byte[][] argv = null;
+            var sc = e.ScriptClient;
             if (argc == 0) err = "Please specify at least one argument for this redis lib call";
             else
             {
-                argv = new byte[argc][];
+                // The arguments go into the script client's own request buffer, reused call after call.
+                var request = sc.Request;
+                request.BeginArgs();
                 Span<byte> num = stackalloc byte[64];
                 for (int i = 0; i < argc; i++)
                 {
                     int t = lua_type(l, i + 1);
-                    if (t == TNUMBER) argv[i] = Encoding.ASCII.GetBytes(FormatG17(lua_tonumber(l, i + 1)));
-                    else if (t == TSTRING) argv[i] = ToBytes(l, i + 1);
+                    if (t == TNUMBER) request.AppendArg(num[..FormatG17(lua_tonumber(l, i + 1), num)]);
+                    else if (t == TSTRING) request.AppendArg(ToSpan(l, i + 1));
                     else { err = "Lua redis lib command arguments must be strings or integers"; break; }
                 }
             }
@@ -652,8 +668,7 @@ public sealed unsafe partial class LuaEngine : IDisposable
                 PushErrorTable(l, err);
                 return raise ? -1 : 1;
             }
-            var sc = e.ScriptClient;
-            string callError = e.State.Call(run, sc, argv);
+            string callError = e.State.Call(run, sc);
             if (callError != null)
             {
                 PushErrorTable(l, callError);   // no command ran, so the error is counted when replied
@@ -674,6 +689,15 @@ public sealed unsafe partial class LuaEngine : IDisposable
             PushErrorTable(l, "internal error: " + ex.Message);
             return raise ? -1 : 1;
         }
+    }
+
+    /// <summary>C's "%.17g" (what Redis uses to pass Lua numbers as command arguments), into a span.</summary>
+    static int FormatG17(double d, Span<byte> dst)
+    {
+        if (!double.IsNaN(d)) return Double17g.Format(d, dst);
+        var text = BitConverter.DoubleToInt64Bits(d) < 0 ? "-nan"u8 : "nan"u8;
+        text.CopyTo(dst);
+        return text.Length;
     }
 
     /// <summary>C's "%.17g" (what Redis uses to pass Lua numbers as command arguments).</summary>

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cinnabar.Server.Config;
+using Cinnabar.Server.Persistence;
+using Cinnabar.Server.Storage;
+
+namespace Cinnabar.Server;
+
+/// <summary>
+/// BGSAVE and the save points (rdb.c's rdbSaveBackground and backgroundSaveDoneHandler, serverCron's save
+/// rules), with a <see cref="RdbSnapshotJob"/> where Redis forks a child.
+/// </summary>
+public sealed partial class CinnabarServer
+{
+    const int BgsaveRetryDelaySeconds = 5;   // CONFIG_BGSAVE_RETRY_DELAY
+
+    RdbSnapshotJob rdbJob;
+    string rdbJobTempPath;
+    long rdbJobStartUnix = -1;
+    long dirtyBeforeBgsave;
+    long lastBgsaveTryUnix;
+    bool bgsaveScheduled;
+
+    public bool RdbBgsaveInProgress => rdbJob != null;
+    /// <summary>server.in_exec: EXEC is running its queued commands (a BGSAVE there is scheduled instead).</summary>
+    public bool InExec;
+    public long RdbSaves;
+    public long RdbLastBgsaveTimeSec = -1;
+    public long RdbCurrentBgsaveTimeSec => rdbJob == null ? -1 : DateTimeOffset.UtcNow.ToUnixTimeSeconds() - rdbJobStartUnix;
+    public long CurrentSaveKeysProcessed => rdbJob?.KeysProcessed ?? 0;
+    public long CurrentSaveKeysTotal => rdbJob?.KeysTotal ?? 0;
+
+    /// <summary>Whether the event loop should not sleep: a snapshot has keys left to encode.</summary>
+    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime) || (aof != null && aof.RewriteNeedsLoopTime);
+
+    /// <summary>Another job owns the keyspace snapshot (an AOF rewrite will say so here too).</summary>
+    public bool ChildActive => rdbJob != null || (aof != null && aof.RewriteInProgress);
+
+    /// <summary>rdbSaveBackground: starts a BGSAVE; the error text when it cannot start.</summary>
+    public string StartBackgroundSave()
+    {
+        if (rdbJob != null) return "ERR Background save already in progress";
+        lastBgsaveTryUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string tmp = Path.Combine(Settings.Dir, $"temp-{Environment.ProcessId}.rdb");
+        FileStream fs;
+        try
+        {
+            fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Warning($"Failed opening the temp RDB file {Path.GetFileName(tmp)} (in server root dir {Settings.Dir}) for saving: {ErrnoText(e)}");
+            BackgroundSaveFailed();
+            return null;   // Redis's child fails after the fork: BGSAVE itself was accepted
+        }
+        Clock.Update();
+        var w = new RdbWriter(RdbCompression, RdbChecksum);
+        w.WriteHeader(Version, UsedMemory(), aofBase: false);
+        if (scripting != null)
+            foreach (var lib in scripting.Functions.Libraries) w.WriteFunction(lib.Code);
+        string final = RdbPath;
+        bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
+        bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
+        rdbJob = new RdbSnapshotJob(Dbs, w, fs, output =>
+        {
+            var file = (FileStream)output;
+            file.Flush(flushToDisk: true);
+            file.Dispose();
+            File.Move(tmp, final, overwrite: true);
+        }, "bgsave", lru, lfu, Settings.LfuDecayTime, RdbKeySaveDelayMicros);
+        rdbJobTempPath = tmp;
+        rdbJobStartUnix = lastBgsaveTryUnix;
+        dirtyBeforeBgsave = DirtyCounter;
+        bgsaveScheduled = false;
+        Log.Notice($"Background saving started by pid {Environment.ProcessId}");
+        return null;
+    }
+
+    /// <summary>BGSAVE SCHEDULE while another job runs: start as soon as it ends.</summary>
+    public void ScheduleBackgroundSave() => bgsaveScheduled = true;
+
+    /// <summary>Called before the loop sleeps: encodes keys for a running snapshot for up to a slice of time.</summary>
+    public void StepBackgroundJobs(bool hadEvents)
+    {
+        if (aof != null && aof.RewriteInProgress) aof.StepRewrite(Stopwatch.GetTimestamp() + Stopwatch.Frequency / (hadEvents ? 1000 : 100));
+        if (rdbJob == null) return;
+        // With clients waiting, take ~1 ms per loop pass; idle, take more so the save ends sooner.
+        long budget = Stopwatch.Frequency / (hadEvents ? 1000 : 100);
+        rdbJob.Step(Stopwatch.GetTimestamp() + budget);
+        if (rdbJob.Failure != null) rdbJob.ReleaseAfterFailure();
+        if (rdbJob.Finished) BackgroundSaveDone();
+    }
+
+    /// <summary>backgroundSaveDoneHandler.</summary>
+    void BackgroundSaveDone()
+    {
+        var job = rdbJob;
+        rdbJob = null;
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        RdbLastBgsaveTimeSec = now - rdbJobStartUnix;
+        rdbJobStartUnix = -1;
+        if (job.Failure == null)
+        {
+            Log.Notice("DB saved on disk");
+            Log.Notice("Background saving terminated with success");
+            DirtyCounter -= dirtyBeforeBgsave;
+            LastSaveUnix = now;
+            LastBgsaveStatusOk = 1;
+            RdbSaves++;
+        }
+        else
+        {
+            Log.Warning($"Write error saving DB on disk: {ErrnoText(job.Failure)}");
+            try { File.Delete(rdbJobTempPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            Log.Warning("Background saving error");
+            BackgroundSaveFailed();
+        }
+    }
+
+    void BackgroundSaveFailed()
+    {
+        LastBgsaveStatusOk = 0;
+    }
+
+    /// <summary>killRDBChild: SHUTDOWN, FLUSHALL and a SAVE that must not race the job stop it.</summary>
+    public void KillBackgroundSave()
+    {
+        if (rdbJob == null) return;
+        rdbJob.Cancel();
+        try { File.Delete(rdbJobTempPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        rdbJob = null;
+        rdbJobStartUnix = -1;
+    }
+
+    int RdbKeySaveDelayMicros => int.TryParse(Config.GetValue("rdb-key-save-delay"), out int d) ? d : 0;
+
+    string cachedSaveText;
+    (long seconds, long changes)[] cachedSavePoints = Array.Empty<(long, long)>();
+
+    (long seconds, long changes)[] SavePoints()
+    {
+        string text = Config.GetValue("save") ?? "";
+        if (!ReferenceEquals(text, cachedSaveText))
+        {
+            var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var points = new List<(long, long)>();
+            for (int i = 0; i + 1 < parts.Length; i += 2)
+                if (long.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out long s)
+                    && long.TryParse(parts[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long n))
+                    points.Add((s, n));
+            cachedSavePoints = points.ToArray();
+            cachedSaveText = text;
+        }
+        return cachedSavePoints;
+    }
+
+    /// <summary>serverCron's part: a finished job, a scheduled BGSAVE, and the save points.</summary>
+    void BackgroundSaveCron()
+    {
+        if (rdbJob != null)
+        {
+            if (rdbJob.Finished) BackgroundSaveDone();
+            return;
+        }
+        if (ChildActive) return;   // an AOF rewrite holds the keyspace snapshot
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (bgsaveScheduled && (now - lastBgsaveTryUnix > BgsaveRetryDelaySeconds || LastBgsaveStatusOk == 1))
+        {
+            StartBackgroundSave();
+            return;
+        }
+        foreach (var (seconds, changes) in SavePoints())
+        {
+            // After a failed save, wait before trying again even if the save point still holds.
+            if (DirtyCounter >= changes && now - LastSaveUnix > seconds
+                && (now - lastBgsaveTryUnix > BgsaveRetryDelaySeconds || LastBgsaveStatusOk == 1))
+            {
+                Log.Notice($"{changes} changes in {seconds} seconds. Saving...");
+                StartBackgroundSave();
+                break;
+            }
+        }
+    }
+
+    /// <summary>writeCommandsDeniedByDiskError's RDB case: the MISCONF reply, or null.</summary>
+    public string DiskErrorDeniesWrites() =>
+        Settings.StopWritesOnBgsaveError && LastBgsaveStatusOk == 0 && SavePoints().Length > 0
+            ? "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+            : null;
+}
