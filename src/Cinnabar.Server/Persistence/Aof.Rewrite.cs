@@ -113,34 +113,17 @@ public sealed partial class Aof
         RewriteScheduled = false;
         rewriteStartTicks = Environment.TickCount64;
         string tempName = $"temp-rewriteaof-bg-{Environment.ProcessId}.aof";
-        if (UseRdbPreamble) return StartRdbRewrite(tempName);
-
-        // The point-in-time image, taken now on the loop thread.
-        var image = new MemoryStream();
-        long start = Stopwatch.GetTimestamp();
-        BaseWriter.Write(image, server);
-        long ms = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-
-        RewriteInProgress = true;
-        int generation = ++rewriteGeneration;
-        Log.Notice($"Background append only file rewriting started by pid {Environment.ProcessId} (image of {image.Length} bytes taken in {ms} ms)");
-        bool fsyncEvery4MB = S.AofRewriteIncrementalFsync;
-        var thread = new Thread(() =>
-        {
-            string err = WriteImage(tempName, image, fsyncEvery4MB);
-            server.Loop.Post(() => RewriteDone(generation, tempName, err));
-        }) { IsBackground = true, Name = "aof_rewrite" };
-        thread.Start();
-        return true;
+        return StartSnapshotRewrite(tempName);
     }
 
-    RdbSnapshotJob rdbJob;
+    SnapshotJob rdbJob;
 
     /// <summary>
-    /// The RDB-preamble BASE, written like BGSAVE writes dump.rdb: the keyspace snapshot copies each key before a
-    /// write can touch it, the loop encodes keys in ~1 ms slices between clients, a thread writes the file.
+    /// The BASE (RDB preamble, or commands with aof-use-rdb-preamble no), written like BGSAVE writes dump.rdb:
+    /// the keyspace snapshot copies each key before a write can touch it, the loop encodes keys in ~1 ms slices
+    /// between clients, a thread writes the file.
     /// </summary>
-    bool StartRdbRewrite(string tempName)
+    bool StartSnapshotRewrite(string tempName)
     {
         FileStream fs;
         try { fs = new FileStream(tempName, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16); }
@@ -152,19 +135,24 @@ public sealed partial class Aof
             return false;
         }
         Clock.Update();
-        var w = new RdbWriter(server.RdbCompression, server.RdbChecksum);
-        w.WriteHeader(CinnabarServer.Version, server.UsedMemory(), aofBase: true);
-        foreach (var lib in server.Scripting.Functions.Libraries) w.WriteFunction(lib.Code);
-        var policy = S.MaxMemoryPolicy;
-        bool lru = policy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
-        bool lfu = policy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
-        bool incrementalFsync = S.AofRewriteIncrementalFsync;
-        rdbJob = new RdbSnapshotJob(server.Dbs, w, fs, output =>
+        ISnapshotEncoder encoder;
+        if (UseRdbPreamble)
+        {
+            var w = new RdbWriter(server.RdbCompression, server.RdbChecksum);
+            w.WriteHeader(CinnabarServer.Version, server.UsedMemory(), aofBase: true);
+            foreach (var lib in server.Scripting.Functions.Libraries) w.WriteFunction(lib.Code);
+            var policy = S.MaxMemoryPolicy;
+            bool lru = policy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
+            bool lfu = policy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
+            encoder = new RdbSnapshotEncoder(w, lru, lfu, S.LfuDecayTime);
+        }
+        else encoder = new CommandFormSnapshotEncoder(server);
+        rdbJob = new SnapshotJob(server.Dbs, encoder, fs, output =>
         {
             var file = (FileStream)output;
             file.Flush(flushToDisk: true);
             file.Dispose();
-        }, "aof_rewrite", lru, lfu, S.LfuDecayTime);
+        }, "aof_rewrite");
         RewriteInProgress = true;
         rdbJobGeneration = ++rewriteGeneration;
         rdbJobTemp = tempName;
@@ -188,28 +176,6 @@ public sealed partial class Aof
         var job = rdbJob;
         rdbJob = null;
         RewriteDone(rdbJobGeneration, rdbJobTemp, job.Failure?.Message);
-    }
-
-    static string WriteImage(string path, MemoryStream image, bool incrementalFsync)
-    {
-        try
-        {
-            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-            var data = image.GetBuffer().AsMemory(0, (int)image.Length);
-            const int step = 4 << 20;
-            for (int off = 0; off < data.Length; off += step)
-            {
-                fs.Write(data.Span.Slice(off, Math.Min(step, data.Length - off)));
-                if (incrementalFsync) fs.Flush(true);
-            }
-            fs.Flush(true);
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try { File.Delete(path); } catch (IOException) { }
-            return e.Message;
-        }
     }
 
     /// <summary>backgroundRewriteDoneHandler, on the loop thread.</summary>

@@ -69,7 +69,7 @@ public sealed class CommandFormBaseWriter : IAofBaseWriter
         output.Write(w.Span);
     }
 
-    static void WriteKey(RespBuffer w, byte[] key, object value, Span<byte> scratch)
+    internal static void WriteKey(RespBuffer w, byte[] key, object value, Span<byte> scratch)
     {
         switch (value)
         {
@@ -228,5 +228,58 @@ public sealed class CommandFormBaseWriter : IAofBaseWriter
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// The command-form BASE as a snapshot encoder, so BGREWRITEAOF with aof-use-rdb-preamble no also runs on the
+/// keyspace snapshot in slices: SELECT on each db switch, then each key's commands and its PEXPIREAT.
+/// </summary>
+public sealed class CommandFormSnapshotEncoder : ISnapshotEncoder
+{
+    readonly RespBuffer w = new(64 * 1024);
+    readonly byte[] scratch = new byte[64];
+
+    /// <summary>The prelude (#TS annotation, FUNCTION LOAD per library) is written first.</summary>
+    public CommandFormSnapshotEncoder(CinnabarServer server)
+    {
+        if (server.Settings.AofTimestampEnabled)
+            w.Raw(System.Text.Encoding.ASCII.GetBytes($"#TS:{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}\r\n"));
+        foreach (var lib in server.Scripting.Functions.Libraries)
+        {
+            w.ArrayHeader(3);
+            w.Bulk("FUNCTION"u8);
+            w.Bulk("LOAD"u8);
+            w.Bulk(lib.Code);
+        }
+    }
+
+    public void SelectDb(int dbId, bool first, int keys, int expires)
+    {
+        w.ArrayHeader(2);
+        w.Bulk("SELECT"u8);
+        w.Bulk(dbId);
+    }
+
+    public void WriteKey(in KeyTable.Entry entry)
+    {
+        CommandFormBaseWriter.WriteKey(w, entry.Key, entry.Value, scratch);
+        if (entry.ExpireAt != 0)
+        {
+            w.ArrayHeader(3);
+            w.Bulk("PEXPIREAT"u8);
+            w.Bulk(entry.Key);
+            w.Bulk(entry.ExpireAt);
+        }
+    }
+
+    public void Finish() { }
+    public int BufferedBytes => w.Length;
+
+    public void Drain(Action<ReadOnlySpan<byte>> sink)
+    {
+        if (w.Length == 0) return;
+        sink(w.Span);
+        w.Clear();
     }
 }

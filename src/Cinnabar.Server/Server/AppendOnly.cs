@@ -117,7 +117,7 @@ public sealed partial class CinnabarServer
 /// </summary>
 public sealed partial class CinnabarServer
 {
-    sealed class RdbAofBase(CinnabarServer server) : IAofBaseWriter, IRdbBaseLoader
+    sealed class RdbAofBase : IAofBaseWriter, IRdbBaseLoader
     {
         public void Write(Stream output, CinnabarServer s)
         {
@@ -147,7 +147,7 @@ public sealed partial class CinnabarServer
     /// <summary>Plugs the RDB codec into the AOF: preamble BASE writer and loader.</summary>
     void WireRdbIntoAof()
     {
-        var rdb = new RdbAofBase(this);
+        var rdb = new RdbAofBase();
         Aof.RdbBaseWriter = rdb;
         RdbBaseLoader = rdb;
     }

@@ -8,13 +8,13 @@ namespace Cinnabar.Server;
 
 /// <summary>
 /// BGSAVE and the save points (rdb.c's rdbSaveBackground and backgroundSaveDoneHandler, serverCron's save
-/// rules), with a <see cref="RdbSnapshotJob"/> where Redis forks a child.
+/// rules), with a <see cref="SnapshotJob"/> where Redis forks a child.
 /// </summary>
 public sealed partial class CinnabarServer
 {
     const int BgsaveRetryDelaySeconds = 5;   // CONFIG_BGSAVE_RETRY_DELAY
 
-    RdbSnapshotJob rdbJob;
+    SnapshotJob rdbJob;
     string rdbJobTempPath;
     long rdbJobStartUnix = -1;
     long dirtyBeforeBgsave;
@@ -61,13 +61,13 @@ public sealed partial class CinnabarServer
         string final = RdbPath;
         bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
         bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
-        rdbJob = new RdbSnapshotJob(Dbs, w, fs, output =>
+        rdbJob = new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), fs, output =>
         {
             var file = (FileStream)output;
             file.Flush(flushToDisk: true);
             file.Dispose();
             File.Move(tmp, final, overwrite: true);
-        }, "bgsave", lru, lfu, Settings.LfuDecayTime, RdbKeySaveDelayMicros);
+        }, "bgsave", RdbKeySaveDelayMicros);
         rdbJobTempPath = tmp;
         rdbJobStartUnix = lastBgsaveTryUnix;
         dirtyBeforeBgsave = DirtyCounter;
