@@ -516,6 +516,8 @@ public sealed class ConfigTable
             case "auto-aof-rewrite-percentage": s.AutoAofRewritePercentage = L(); break;
             case "auto-aof-rewrite-min-size": s.AutoAofRewriteMinSize = L(); break;
             case "stop-writes-on-bgsave-error": s.StopWritesOnBgsaveError = v == "yes"; break;
+            case "cluster-allow-reads-when-down": s.ClusterAllowReadsWhenDown = v == "yes"; break;
+            case "cluster-allow-pubsubshard-when-down": s.ClusterAllowPubsubshardWhenDown = v == "yes"; break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
             case "notify-keyspace-events":

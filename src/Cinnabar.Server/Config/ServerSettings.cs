@@ -45,6 +45,7 @@ public sealed class ServerSettings
     public bool AofRewriteIncrementalFsync = true, AofDisableAutoGc;
     public long AutoAofRewritePercentage = 100, AutoAofRewriteMinSize = 64L * 1024 * 1024;
     public bool StopWritesOnBgsaveError = true;
+    public bool ClusterAllowReadsWhenDown, ClusterAllowPubsubshardWhenDown = true;
     public string Dir = Directory.GetCurrentDirectory();
     public long[] ClientOutputBufferNormal = { 0, 0, 0 };
     public long[] ClientOutputBufferReplica = { 256L << 20, 64L << 20, 60 };

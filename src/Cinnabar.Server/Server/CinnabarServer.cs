@@ -107,6 +107,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
                 break;
             }
             ProcessCommand(c);
+            // resetClient: ASKING lasts one command, or until EXEC/DISCARD inside MULTI.
+            if ((c.Flags & ClientFlags.Asking) != 0 && !c.InMulti && c.LastCommand != "asking") c.Flags &= ~ClientFlags.Asking;
         }
         if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
         if ((c.Flags & (ClientFlags.Closed | ClientFlags.Blocked)) == 0) req.TrimIfIdle();
@@ -135,6 +137,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         {
             cmd.RejectedCalls++;
             Reject(c, "NOAUTH Authentication required.", replyMark);
+            return;
+        }
+        if (NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd) is string redirect)
+        {
+            if (cmd.FullName == "exec") DiscardTransaction(c);
+            cmd.RejectedCalls++;
+            Reject(c, redirect, replyMark);
             return;
         }
         if (Settings.MaxMemory > 0 && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
@@ -326,12 +335,19 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (c.Queued == null) return false;
         foreach (var queued in c.Queued)
         {
-            var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
-            if (q != null && q.Subcommands != null && queued.Length > 1)
-                q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+            var q = LookupQueued(queued);
             if (q != null && (q.Flags & flags) != 0) return true;
         }
         return false;
+    }
+
+    /// <summary>The command (or subcommand) of a request queued by MULTI.</summary>
+    Command LookupQueued(byte[][] queued)
+    {
+        var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
+        if (q != null && q.Subcommands != null && queued.Length > 1)
+            q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+        return q;
     }
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;

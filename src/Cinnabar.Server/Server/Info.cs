@@ -48,7 +48,7 @@ public static class Info
                 case "commandstats": CommandStats(s, sb); break;
                 case "errorstats": ErrorStats(s, sb); break;
                 case "latencystats": sb.Append("# Latencystats\r\n"); break;
-                case "cluster": sb.Append("# Cluster\r\n").Append("cluster_enabled:0\r\n"); break;
+                case "cluster": sb.Append("# Cluster\r\n").Append(s.ClusterEnabled ? "cluster_enabled:1\r\n" : "cluster_enabled:0\r\n"); break;
                 case "keyspace": Keyspace(s, sb); break;
             }
         }

@@ -6,7 +6,7 @@ namespace Cinnabar.Server;
 /// <summary>Startup and shutdown as redis-server logs and performs them.</summary>
 public sealed partial class CinnabarServer
 {
-    public string ModeName => "standalone";
+    public string ModeName => ClusterEnabled ? "cluster" : "standalone";
 
     PosixSignalRegistration sigterm, sigint;
 
@@ -30,6 +30,7 @@ public sealed partial class CinnabarServer
             Log.Warning("Configuration loaded");
         Log.Role = 'M';
         Log.Notice("monotonic clock: POSIX clock_gettime");
+        if (Config.GetValue("cluster-enabled") == "yes") EnableClusterRouting();
         InitDatabases();
         Loop = new EventLoop(this);
         int bound = 0;
@@ -54,7 +55,7 @@ public sealed partial class CinnabarServer
         if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
             Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
         else
-            Log.Notice($"Running mode=standalone, port={Settings.Port}.");
+            Log.Notice($"Running mode={ModeName}, port={Settings.Port}.");
         Log.Warning("Server initialized");
         if (!LoadPersistedData()) return 1;
         WritePidFile();
