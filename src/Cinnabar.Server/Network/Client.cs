@@ -61,6 +61,9 @@ public sealed class Client
     /// <summary>Arguments held outside the receive buffer: a blocked command run again, a queued MULTI command.</summary>
     public byte[][] ArgOverride;
 
+    /// <summary>The hash slot of the last routed command's keys (c->slot), -1 when it had none.</summary>
+    public int ClusterSlot = -1;
+
     /// <summary>The client that runs a script's redis.call commands (MONITOR shows it as "lua").</summary>
     public bool IsScriptClient;
 

@@ -225,8 +225,8 @@ public sealed partial class CinnabarServer
         ProcessInput(c);
     }
 
-    /// <summary>CLIENT UNBLOCK ... ERROR.</summary>
-    public void UnblockWithError(Client c)
+    /// <summary>CLIENT UNBLOCK ... ERROR, and cluster redirects of blocked clients.</summary>
+    public void UnblockWithError(Client c, string error = "UNBLOCKED client unblocked via CLIENT UNBLOCK")
     {
         if (c.BlockedCommand != null)
         {
@@ -234,7 +234,7 @@ public sealed partial class CinnabarServer
             c.BlockedCommand.FailedCalls++;
         }
         RemoveBlocked(c);
-        c.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        c.Error(error);
         Loop.MarkPendingWrite(c);
         ProcessInput(c);
     }

@@ -139,7 +139,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "NOAUTH Authentication required.", replyMark);
             return;
         }
-        if (NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd) is string redirect)
+        c.ClusterSlot = -1;
+        if (NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd, out c.ClusterSlot) is string redirect)
         {
             if (cmd.FullName == "exec") DiscardTransaction(c);
             cmd.RejectedCalls++;

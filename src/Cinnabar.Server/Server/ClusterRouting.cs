@@ -30,6 +30,60 @@ public sealed partial class CinnabarServer
         ClusterView = new ClusterView();
     }
 
+    /// <summary>
+    /// Called on the event loop after the cluster subsystem published a new view
+    /// (clusterRedirectBlockedClientIfNeeded): clients blocked on keys of a slot that is no longer served here
+    /// are answered with the redirect, and all of them with CLUSTERDOWN once the cluster is down.
+    /// </summary>
+    public void ClusterViewChanged()
+    {
+        var view = ClusterView;
+        if (view == null || BlockedClients.Count == 0) return;
+        foreach (var c in BlockedClients.ToArray())
+        {
+            if (c.BlockedKeys == null || c.BlockedKeys.Count == 0) continue;
+            string error = null;
+            if (!view.StateOk) error = DownError;
+            else
+            {
+                int slot = KeySlot.Of(c.BlockedKeys[0]);
+                var owner = view.SlotOwners[slot];
+                bool readableReplica = view.MyMaster != null && owner == view.MyMaster
+                    && (c.Flags & ClientFlags.ReadOnlyCluster) != 0 && (c.BlockedCommand == null || (c.BlockedCommand.Flags & CommandFlags.Write) == 0);
+                if (owner == null) error = UnboundError;
+                else if (!owner.IsMyself && view.ImportingFrom[slot] == null && !readableReplica)
+                    error = "MOVED " + slot + " " + owner.RedirectTarget;
+            }
+            if (error != null) UnblockWithError(c, error);
+        }
+    }
+
+    /// <summary>
+    /// scriptVerifyClusterState: a command a script calls must be served by this node, and every key the script
+    /// touches must be in one slot (the slot of its declared keys, if any); null when it may run.
+    /// </summary>
+    public string ScriptClusterCheck(Client scriptClient, Client caller, Command cmd, ref int scriptSlot, bool allowCrossSlot)
+    {
+        if (!ClusterEnabled) return null;
+        const ClientFlags copied = ClientFlags.Asking | ClientFlags.ReadOnlyCluster;
+        scriptClient.Flags = (scriptClient.Flags & ~copied) | (caller.Flags & copied);
+        bool routed = cmd.KeySpecs.Length > 0 || (cmd.Flags & CommandFlags.MovableKeys) != 0;
+        if (!routed) return null;
+        string redirect = ClusterRedirect(scriptClient, cmd, out int slot);
+        if (redirect != null)
+        {
+            if (redirect == DownReadOnlyError) return "Script attempted to execute a write command while the cluster is down and readonly";
+            if (redirect == DownError) return "Script attempted to execute a command while the cluster is down";
+            return "Script attempted to access a non local key in a cluster node";
+        }
+        if (slot != -1 && !allowCrossSlot)
+        {
+            if (scriptSlot == -1) scriptSlot = slot;
+            else if (scriptSlot != slot) return "Script attempted to access keys that do not hash to the same slot";
+        }
+        return null;
+    }
+
     const string CrossSlotError = "CROSSSLOT Keys in request don't hash to the same slot";
     const string TryAgainError = "TRYAGAIN Multiple keys request during rehashing of slot";
     const string DownError = "CLUSTERDOWN The cluster is down";
@@ -56,13 +110,23 @@ public sealed partial class CinnabarServer
     /// <summary>
     /// getNodeByQuery: null when this node serves the command, else the error to reply (without the leading '-').
     /// </summary>
-    string ClusterRedirect(Client c, Command cmd)
+    string ClusterRedirect(Client c, Command cmd) => ClusterRedirect(c, cmd, out _);
+
+    string ClusterRedirect(Client c, Command cmd, out int slot)
     {
+        slot = -1;
         var view = ClusterView;
         if (view == null) return DownError;
         var route = new Route { View = view, Slot = -1 };
+        string error = RouteKeys(c, cmd, ref route, out bool writes, out bool pubsubShard);
+        slot = route.Slot;
+        return error;
+    }
+
+    string RouteKeys(Client c, Command cmd, ref Route route, out bool writes, out bool pubsubShard)
+    {
+        var view = route.View;
         bool isExec = cmd.FullName == "exec";
-        bool writes, pubsubShard;
         if (isExec)
         {
             writes = QueuedCommandsHave(c, CommandFlags.Write);
