@@ -25,5 +25,6 @@ public static class CommandRegistry
         GeoCommands.Register(t);
         SortCommands.Register(t);
         PersistenceCommands.Register(t);
+        Cluster.ClusterCommand.Register(t);
     }
 }

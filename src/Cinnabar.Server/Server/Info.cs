@@ -48,7 +48,7 @@ public static class Info
                 case "commandstats": CommandStats(s, sb); break;
                 case "errorstats": ErrorStats(s, sb); break;
                 case "latencystats": sb.Append("# Latencystats\r\n"); break;
-                case "cluster": sb.Append("# Cluster\r\n").Append("cluster_enabled:0\r\n"); break;
+                case "cluster": sb.Append("# Cluster\r\n").Append(s.Cluster != null ? "cluster_enabled:1\r\n" : "cluster_enabled:0\r\n"); break;
                 case "keyspace": Keyspace(s, sb); break;
             }
         }
@@ -109,7 +109,7 @@ public static class Info
         }
         sb.Append("# Clients\r\n");
         Field(sb, "connected_clients", s.Clients.Count);
-        Field(sb, "cluster_connections", 0);
+        Field(sb, "cluster_connections", s.ClusterConnections());
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
         Field(sb, "client_recent_max_output_buffer", maxOut);

@@ -6,7 +6,7 @@ namespace Cinnabar.Server;
 /// <summary>Startup and shutdown as redis-server logs and performs them.</summary>
 public sealed partial class CinnabarServer
 {
-    public string ModeName => "standalone";
+    public string ModeName => Settings.ClusterEnabled ? "cluster" : "standalone";
 
     PosixSignalRegistration sigterm, sigint;
 
@@ -51,10 +51,11 @@ public sealed partial class CinnabarServer
             Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
             return 1;
         }
+        if (Settings.ClusterEnabled && !StartCluster()) return 1;
         if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
             Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
         else
-            Log.Notice($"Running mode=standalone, port={Settings.Port}.");
+            Log.Notice($"Running mode={ModeName}, port={Settings.Port}.");
         Log.Warning("Server initialized");
         if (!LoadPersistedData()) return 1;
         WritePidFile();
