@@ -285,7 +285,7 @@ public sealed unsafe class ClusterBus
                 uint totlen = BinaryPrimitives.ReadUInt32BigEndian(head[4..]);
                 if (!head[..4].SequenceEqual("RCmb"u8) || totlen < BusMessage.HeaderSize)
                 {
-                    log.Verbose($"Bad message length or signature received on the Cluster bus.");
+                    log.Verbose("Bad message length or signature received from Cluster bus.");
                     FreeLink(link);
                     return;
                 }

@@ -84,7 +84,7 @@ public sealed partial class ClusterState
                 {
                     if (sender != null)
                     {
-                        Log.Verbose($"Handshake: we already know node {sender.Name} ({sender.Hostname}), updating the address if needed.");
+                        Log.Verbose($"Handshake: we already know node {sender.Name}, updating the address if needed.");
                         if (NodeUpdateAddressIfNeeded(sender, link, hdr)) Todo(TodoSaveConfig | TodoUpdateState);
                         DelNode(ln);
                         return false;
@@ -198,7 +198,7 @@ public sealed partial class ClusterState
                 var failing = Lookup(hdr.FailNodeName);
                 if (failing != null && (failing.Flags & (NodeFlags.Fail | NodeFlags.Myself)) == 0)
                 {
-                    Log.Notice($"FAIL message received from {hdr.Sender} ({sender.Hostname}) about {hdr.FailNodeName} ({failing.Hostname})");
+                    Log.Notice($"FAIL message received from {hdr.Sender} about {hdr.FailNodeName}");
                     failing.Flags |= NodeFlags.Fail;
                     failing.FailTime = now;
                     failing.Flags &= ~NodeFlags.PFail;
@@ -290,7 +290,7 @@ public sealed partial class ClusterState
         node.CPort = hdr.CPort;
         if (node.Link != null) Bus.FreeLink(node.Link);
         node.Flags &= ~NodeFlags.NoAddr;
-        Log.Warning($"Address updated for node {node.Name} ({node.Hostname}), now {node.Ip}:{node.Port}");
+        Log.Warning($"Address updated for node {node.Name}, now {node.Ip}:{node.Port}");
         if (Myself.IsSlave && Myself.SlaveOf == node) BecameReplicaOf?.Invoke(node.Ip, node.Port);
         viewDirty = true;
         return true;
@@ -311,12 +311,12 @@ public sealed partial class ClusterState
                     if ((flags & (NodeFlags.Fail | NodeFlags.PFail)) != 0)
                     {
                         if (AddFailureReport(node, sender))
-                            Log.Verbose($"Node {sender.Name} ({sender.Hostname}) reported node {node.Name} ({node.Hostname}) as not reachable.");
+                            Log.Verbose($"Node {sender.Name} reported node {node.Name} as not reachable.");
                         MarkNodeAsFailingIfNeeded(node);
                     }
                     else if (DelFailureReport(node, sender))
                     {
-                        Log.Verbose($"Node {sender.Name} ({sender.Hostname}) reported node {node.Name} ({node.Hostname}) is back online.");
+                        Log.Verbose($"Node {sender.Name} reported node {node.Name} is back online.");
                     }
                 }
                 if ((flags & (NodeFlags.Fail | NodeFlags.PFail)) == 0 && node.PingSent == 0 && FailureReportsCount(node) == 0)
@@ -374,31 +374,31 @@ public sealed partial class ClusterState
         if (Myself.IsSlave || Myself.NumSlots == 0) return;
         if (requestCurrentEpoch < CurrentEpoch)
         {
-            Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): reqEpoch ({requestCurrentEpoch}) < curEpoch({CurrentEpoch})");
+            Log.Warning($"Failover auth denied to {node.Name}: reqEpoch ({requestCurrentEpoch}) < curEpoch({CurrentEpoch})");
             return;
         }
         if (LastVoteEpoch == CurrentEpoch)
         {
-            Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): already voted for epoch {CurrentEpoch}");
+            Log.Warning($"Failover auth denied to {node.Name}: already voted for epoch {CurrentEpoch}");
             return;
         }
         if (node.IsMaster || master == null || (!master.Failed && !forceAck))
         {
-            if (node.IsMaster) Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): it is a master node");
-            else if (master == null) Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): I don't know its master");
-            else Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): its master is up");
+            if (node.IsMaster) Log.Warning($"Failover auth denied to {node.Name}: it is a master node");
+            else if (master == null) Log.Warning($"Failover auth denied to {node.Name}: I don't know its master");
+            else Log.Warning($"Failover auth denied to {node.Name}: its master is up");
             return;
         }
         if (now - master.VotedTime < NodeTimeout * 2)
         {
-            Log.Warning($"Failover auth denied to {node.Name} {node.Hostname}: can't vote about this master before {NodeTimeout * 2 - (now - master.VotedTime)} milliseconds");
+            Log.Warning($"Failover auth denied to {node.Name}: can't vote about this master before {NodeTimeout * 2 - (now - master.VotedTime)} milliseconds");
             return;
         }
         for (int j = 0; j < Slots; j++)
         {
             if (!BusMessage.TestSlot(request.MySlots, j)) continue;
             if (IsSlotUnclaimed(j) || SlotOwner[j].ConfigEpoch <= requestConfigEpoch) continue;
-            Log.Warning($"Failover auth denied to {node.Name} ({node.Hostname}): slot {j} epoch ({SlotOwner[j].ConfigEpoch}) > reqEpoch ({requestConfigEpoch})");
+            Log.Warning($"Failover auth denied to {node.Name}: slot {j} epoch ({SlotOwner[j].ConfigEpoch}) > reqEpoch ({requestConfigEpoch})");
             return;
         }
         LastVoteEpoch = CurrentEpoch;
@@ -406,7 +406,7 @@ public sealed partial class ClusterState
         Todo(TodoSaveConfig | TodoFsyncConfig);
         var ack = BuildHeader(BusType.FailoverAuthAck);
         SendMessage(node.Link, ack);
-        Log.Warning($"Failover auth granted to {node.Name} ({node.Hostname}) for epoch {CurrentEpoch}");
+        Log.Warning($"Failover auth granted to {node.Name} for epoch {CurrentEpoch}");
     }
 
     // ---------------------------------------------------------------- sending
@@ -611,7 +611,7 @@ public sealed partial class ClusterState
                 {
                     if (l != null && l.Send.Length > sendbufLimit)
                     {
-                        Log.Warning($"Freeing cluster link({(l.Inbound ? "from" : "to")} node {node.Name}), used memory: {l.Send.Length}, exceeded {sendbufLimit}");
+                        Log.Warning($"Freeing cluster link({(l.Inbound ? "from" : "to")} node {node.Name}, used memory: {l.Send.Length}) due to exceeding send buffer memory limit.");
                         Bus.FreeLink(l);
                         LinksBufferLimitExceeded++;
                     }

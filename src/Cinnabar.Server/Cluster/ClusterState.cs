@@ -349,7 +349,7 @@ public sealed partial class ClusterState
         CurrentEpoch++;
         Myself.ConfigEpoch = CurrentEpoch;
         SaveConfig(true);
-        Log.Verbose($"WARNING: configEpoch collision with node {sender.Name} ({sender.Hostname}). configEpoch set to {Myself.ConfigEpoch}");
+        Log.Verbose($"WARNING: configEpoch collision with node {sender.Name}. configEpoch set to {Myself.ConfigEpoch}");
     }
 
     // ---------------------------------------------------------------- failure detection
