@@ -237,17 +237,17 @@ public static class ClusterCommand
     {
         if (c.ArgCount is not (4 or 5))
         {
-            c.Error("ERR unknown subcommand or wrong number of arguments for 'meet'. Try CLUSTER HELP.");
+            c.Error($"ERR unknown subcommand or wrong number of arguments for '{c.ArgString(1)}'. Try CLUSTER HELP.");
             return;
         }
         string ipArg = c.ArgString(2);
-        if (!c.TryArgLong(3, out long port) || !TryLongStrict(c, 3))
+        if (!Protocol.Numbers.TryParseInt64(c.Arg(3), out long port))
         {
             c.Error("ERR Invalid TCP base port specified: " + c.ArgString(3));
             return;
         }
         long cport = port + 10000;
-        if (c.ArgCount == 5 && (!c.TryArgLong(4, out cport) || !TryLongStrict(c, 4)))
+        if (c.ArgCount == 5 && !Protocol.Numbers.TryParseInt64(c.Arg(4), out cport))
         {
             c.Error("ERR Invalid TCP bus port specified: " + c.ArgString(4));
             return;
@@ -259,8 +259,6 @@ public static class ClusterCommand
         }
         c.Reply.Ok();
     }
-
-    static bool TryLongStrict(Client c, int i) => Protocol.Numbers.TryParseInt64(c.Arg(i), out _);
 
     static void Forget(ClusterState s, Client c)
     {
@@ -321,11 +319,7 @@ public static class ClusterCommand
 
     static void SetConfigEpoch(ClusterState s, Client c)
     {
-        if (!c.TryArgLong(2, out long epoch))
-        {
-            c.NotInteger();
-            return;
-        }
+        if (!c.TryArgLong(2, out long epoch)) return;
         if (epoch < 0) c.Error($"ERR Invalid config epoch specified: {epoch}");
         else if (s.Nodes.Count > 1) c.Error("ERR The user can assign a config epoch only when the node does not know any other node.");
         else if (s.Myself.ConfigEpoch != 0) c.Error("ERR Node config epoch is already non-zero");
@@ -385,7 +379,7 @@ public static class ClusterCommand
     /// <summary>getSlotOrReply.</summary>
     static int SlotArg(Client c, int i)
     {
-        if (!c.TryArgLong(i, out long slot) || slot < 0 || slot >= ClusterState.Slots)
+        if (!Protocol.Numbers.TryParseInt64(c.Arg(i), out long slot) || slot < 0 || slot >= ClusterState.Slots)
         {
             c.Error("ERR Invalid or out of range slot");
             return -1;

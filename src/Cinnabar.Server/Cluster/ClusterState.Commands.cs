@@ -9,10 +9,19 @@ public sealed partial class ClusterState
     /// <summary>Replication hook (issue 6): CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica.</summary>
     public Action<bool, bool> ManualFailover;
 
-    /// <summary>A directive the view depends on changed (cluster-preferred-endpoint-type): republish (main thread).</summary>
+    /// <summary>
+    /// A cluster directive changed (CONFIG SET, main thread): myself's announced address, hostname and flags follow
+    /// at once, as Redis's apply functions do, and the view is republished (the endpoint type changes redirects).
+    /// </summary>
     public void ConfigChanged()
     {
-        lock (Sync) PublishView();
+        lock (Sync)
+        {
+            UpdateMyselfAnnounced();
+            viewDirty = true;
+            AfterChanges();
+        }
+        Bus.Wake();
     }
 
     /// <summary>clusterDoBeforeSleep(CLUSTER_TODO_UPDATE_STATE|CLUSTER_TODO_SAVE_CONFIG).</summary>

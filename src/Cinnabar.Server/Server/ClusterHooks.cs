@@ -94,11 +94,11 @@ public sealed partial class CinnabarServer
         state.Bus.Wake();
     }
 
-    /// <summary>INFO clients' cluster_connections: the bus links.</summary>
+    /// <summary>INFO clients' cluster_connections: getClusterConnectionsCount, two descriptors per known peer.</summary>
     public int ClusterConnections()
     {
         var state = Cluster;
         if (state == null) return 0;
-        lock (state.Sync) return state.Bus.Links.Count();
+        lock (state.Sync) return (state.Nodes.Count - 1) * 2;
     }
 }
