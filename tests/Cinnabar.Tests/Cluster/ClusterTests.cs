@@ -142,7 +142,7 @@ public sealed class ClusterTests
 
     /// <summary>The bus runs on its own thread: a node whose main thread is stuck (DEBUG SLEEP) stays alive to its peers.</summary>
     [Fact]
-    public void BusanswersWhileTheKeyspaceIsBusy()
+    public void BusAnswersWhileTheKeyspaceIsBusy()
     {
         using var cluster = new TestCluster();
         for (int i = 0; i < 3; i++) cluster.Add(false, 1000, "--enable-debug-command", "yes");
