@@ -14,7 +14,7 @@ public sealed class ClusterNodeProcess : IDisposable
 {
     public readonly int Port;
     public readonly string Dir;
-    public readonly bool IsRedis;
+    public bool IsRedis;   // may change between runs: the other server takes over the same directory
     readonly string[] extraArgs;
     readonly List<string> output = new();
     public Process Process;
@@ -168,16 +168,20 @@ public sealed class TestCluster : IDisposable
         return n;
     }
 
-    /// <summary>Everyone meets the first node, the slots are split evenly, and every node reaches cluster_state:ok.</summary>
-    public void Form(TimeSpan timeout)
+    /// <summary>
+    /// Everyone meets the first node, the slots are split evenly between the masters (by default every node), and
+    /// every node reaches cluster_state:ok.
+    /// </summary>
+    public void Form(TimeSpan timeout, IList<ClusterNodeProcess> masters = null)
     {
+        masters ??= Nodes;
         var first = Nodes[0];
         foreach (var n in Nodes.Skip(1)) Xunit.Assert.Equal("+OK\r\n", first.Call("CLUSTER", "MEET", "127.0.0.1", n.Port.ToString()));
-        int per = 16384 / Nodes.Count;
-        for (int i = 0; i < Nodes.Count; i++)
+        int per = 16384 / masters.Count;
+        for (int i = 0; i < masters.Count; i++)
         {
-            int from = i * per, to = i == Nodes.Count - 1 ? 16383 : (i + 1) * per - 1;
-            Xunit.Assert.Equal("+OK\r\n", Nodes[i].Call("CLUSTER", "ADDSLOTSRANGE", from.ToString(), to.ToString()));
+            int from = i * per, to = i == masters.Count - 1 ? 16383 : (i + 1) * per - 1;
+            Xunit.Assert.Equal("+OK\r\n", masters[i].Call("CLUSTER", "ADDSLOTSRANGE", from.ToString(), to.ToString()));
         }
         WaitAllOk(timeout);
     }

@@ -111,6 +111,73 @@ public sealed class ClusterTests
         Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => !n.Nodes()[ids[c2]].Has("fail")), Long, 50));
     }
 
+    /// <summary>
+    /// A redis-server replica of a redis-server master, in a cluster whose other masters are Cinnabar nodes: the
+    /// Cinnabar nodes track it as a replica (flags, master, SHARDS), vote for it when its master is killed, and see
+    /// the old master come back as its replica.
+    /// </summary>
+    [Fact]
+    public void RedisReplicaIsElectedWithCinnabarVotes()
+    {
+        const int nt = 2000;
+        using var cluster = new TestCluster();
+        var c1 = cluster.Add(false, nt);
+        var c2 = cluster.Add(false, nt);
+        var c3 = cluster.Add(false, nt);
+        var master = cluster.Add(true, nt);
+        var replica = cluster.Add(true, nt);
+        cluster.Form(Long, new[] { c1, c2, c3, master });
+        string masterId = master.Id, replicaId = replica.Id;
+        Assert.Equal("+OK\r\n", replica.Call("CLUSTER", "REPLICATE", masterId));
+        var cinnabars = new[] { c1, c2, c3 };
+        Assert.True(Env.WaitUntil(() => cinnabars.All(n => n.Nodes()[replicaId].Has("slave") && n.Nodes()[replicaId].Master == masterId), Long, 50));
+        Assert.Contains("+replica\r\n", c1.Call("CLUSTER", "SHARDS").Replace("$7\r\n", "+"));
+        Assert.True(Env.WaitUntil(() => c2.CallText("CLUSTER", "REPLICAS", masterId).Contains(replicaId), Long, 50));
+        // A replica that never synced has no data to fail over with: wait for its link (Redis's data-age rule).
+        Assert.True(Env.WaitUntil(() => replica.CallText("INFO", "replication").Contains("master_link_status:up"), Long, 50));
+        // Once the replica reports an offset, CLUSTER SLOTS on a Cinnabar node lists it after its master.
+        Assert.True(Env.WaitUntil(() => c3.Call("CLUSTER", "SLOTS").Contains(replicaId), Long, 50));
+
+        master.Kill9();
+        var live = cluster.Nodes.Where(n => n != master).ToList();
+        Assert.True(Env.WaitUntil(() => live.All(n => n.StateOk && n.Nodes()[replicaId].Has("master") && n.Nodes()[replicaId].Slots.Length > 0), Long, 50),
+            TestCluster.Describe(live));
+        Assert.True(Env.WaitUntil(() => cinnabars.Count(n => n.Output.Contains($"Failover auth granted to {replicaId} for epoch")) >= 2, Long, 50));
+
+        master.Start();
+        Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes()[masterId].Has("slave") && n.Nodes()[masterId].Master == replicaId), Long, 50),
+            TestCluster.Describe(cluster.Nodes));
+    }
+
+    /// <summary>
+    /// nodes.conf is the same file for both servers: a Cinnabar node's directory restarted as redis-server, and a
+    /// Redis node's as Cinnabar, keep their IDs, slots and epochs and the cluster stays ok.
+    /// </summary>
+    [Fact]
+    public void NodesConfIsInterchangeableWithRedisServer()
+    {
+        using var cluster = new TestCluster();
+        var c1 = cluster.Add(false, 2000);
+        var c2 = cluster.Add(false, 2000);
+        var r1 = cluster.Add(true, 2000);
+        cluster.Form(Long);
+        foreach (var node in new[] { c1, r1 })
+        {
+            string id = node.Id;
+            string slots = node.Nodes()[id].Slots;
+            long epoch = node.Nodes()[id].Epoch;
+            node.Process.Kill();
+            node.Process.WaitForExit(10_000);
+            node.IsRedis = !node.IsRedis;
+            node.Start();
+            Assert.Equal(id, node.Id);
+            Assert.Equal(slots, node.Nodes()[id].Slots);
+            Assert.Equal(epoch, node.Nodes()[id].Epoch);
+            cluster.WaitAllOk(Long);
+            Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes()[id].Link == "connected"), Long, 50));
+        }
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
