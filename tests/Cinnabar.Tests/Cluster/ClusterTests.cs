@@ -178,6 +178,91 @@ public sealed class ClusterTests
         }
     }
 
+    /// <summary>
+    /// A node that claims a slot with an older configEpoch than its owner's gets an UPDATE and gives the slot back;
+    /// both directions: a Cinnabar node corrected by a redis-server owner, and a redis-server node by a Cinnabar one.
+    /// </summary>
+    [Fact]
+    public void StaleSlotClaimsAreCorrectedByUpdateMessages()
+    {
+        using var cluster = new TestCluster();
+        var c1 = cluster.Add(false, 2000);
+        var r1 = cluster.Add(true, 2000);
+        var c2 = cluster.Add(false, 2000);
+        var r2 = cluster.Add(true, 2000);
+        cluster.Form(Long);
+        foreach (var (owner, claimer) in new[] { (r1, c1), (c2, r2) })
+        {
+            string ownerId = owner.Id, claimerId = claimer.Id;
+            // The owner moves to the greatest epoch; everyone learns it.
+            owner.Call("CLUSTER", "BUMPEPOCH");
+            long epoch = owner.Nodes()[ownerId].Epoch;
+            Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes()[ownerId].Epoch == epoch), Long, 50));
+            int slot = int.Parse(owner.Nodes()[ownerId].Slots.Split('-')[0]);
+            long updatesBefore = long.Parse(claimer.Info("cluster_stats_messages_update_received") ?? "0");
+
+            Assert.Equal("+OK\r\n", claimer.Call("CLUSTER", "SETSLOT", slot.ToString(), "NODE", claimerId));
+            Assert.True(Env.WaitUntil(() => claimer.Nodes()[ownerId].Slots.StartsWith(slot + "-"), Long, 50), TestCluster.Describe(new[] { claimer }));
+            Assert.True(long.Parse(claimer.Info("cluster_stats_messages_update_received") ?? "0") > updatesBefore);
+            foreach (var n in cluster.Nodes) Assert.StartsWith(slot + "-", n.Nodes()[ownerId].Slots);
+            cluster.WaitAllOk(Long);
+        }
+    }
+
+    /// <summary>CLUSTER FORGET on every node removes a node for good (the 60 s blacklist keeps gossip from re-adding it).</summary>
+    [Fact]
+    public void ForgetRemovesANodeEverywhere()
+    {
+        using var cluster = new TestCluster();
+        var a = cluster.Add(false, 1500);
+        var b = cluster.Add(true, 1500);
+        var c = cluster.Add(false, 1500);
+        var gone = cluster.Add(false, 1500);
+        cluster.Form(Long, new[] { a, b, c });
+        string goneId = gone.Id;
+        var rest = new[] { a, b, c };
+        foreach (var n in rest) Assert.Equal("+OK\r\n", n.Call("CLUSTER", "FORGET", goneId));
+        Assert.StartsWith("-ERR Unknown node", a.Call("CLUSTER", "FORGET", goneId));
+        Assert.Equal("-ERR I tried hard but I can't forget myself...\r\n", a.Call("CLUSTER", "FORGET", a.Id));
+        // The forgotten node still pings them; a few node timeouts later nobody has re-learned it.
+        Assert.False(Env.WaitUntil(() => rest.Any(n => n.Nodes().ContainsKey(goneId)), TimeSpan.FromSeconds(4), 100));
+        Assert.True(rest.All(n => n.StateOk && n.Nodes().Count == 3));
+    }
+
+    /// <summary>
+    /// The minority rule: a master that can reach fewer than a majority of the slot-owning masters goes to
+    /// cluster_state:fail even though nobody could mark them FAIL (no quorum for failure reports), and comes back
+    /// once they answer again (after the rejoin delay).
+    /// </summary>
+    [Fact]
+    public void MinorityPartitionGoesDownAndRejoins()
+    {
+        using var cluster = new TestCluster();
+        var a = cluster.Add(false, 1000);
+        var b = cluster.Add(false, 1000);
+        var c = cluster.Add(true, 1000);
+        cluster.Form(Long);
+        string bId = b.Id, cId = c.Id;
+        b.Freeze();
+        c.Freeze();
+        try
+        {
+            Assert.True(Env.WaitUntil(() => !a.StateOk, Long, 50), TestCluster.Describe(new[] { a }));
+            var view = a.Nodes();
+            Assert.True(view[bId].Has("fail?") && !view[bId].Has("fail"), TestCluster.Describe(new[] { a }));
+            Assert.True(view[cId].Has("fail?") && !view[cId].Has("fail"));
+            Assert.Equal((16384 - 16384 / 3).ToString(), a.Info("cluster_slots_pfail"));
+            Assert.Equal("0", a.Info("cluster_slots_fail"));
+        }
+        finally
+        {
+            b.Thaw();
+            c.Thaw();
+        }
+        cluster.WaitAllOk(Long);
+        Assert.Contains("Cluster state changed: fail", a.Output);
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
