@@ -26,5 +26,6 @@ public static class CommandRegistry
         SortCommands.Register(t);
         PersistenceCommands.Register(t);
         ClusterKeyCommands.Register(t);
+        Cluster.ClusterCommand.Register(t);
     }
 }

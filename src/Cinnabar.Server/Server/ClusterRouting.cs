@@ -17,7 +17,10 @@ public sealed partial class CinnabarServer
     public bool ClusterEnabled;
 
     /// <summary>The routing view the cluster subsystem publishes after each change (null outside cluster mode).</summary>
-    public volatile ClusterView ClusterView;
+    public ClusterView ClusterView => Cluster?.View ?? viewBeforeClusterStart;
+
+    /// <summary>Until the cluster subsystem has started: no slot is served.</summary>
+    ClusterView viewBeforeClusterStart;
 
     /// <summary>
     /// cluster-enabled yes, before the databases exist: key tables index slots, and until the cluster subsystem
@@ -27,7 +30,7 @@ public sealed partial class CinnabarServer
     {
         ClusterEnabled = true;
         KeyTable.TrackSlots = true;
-        ClusterView = new ClusterView();
+        viewBeforeClusterStart = new ClusterView();
     }
 
     /// <summary>

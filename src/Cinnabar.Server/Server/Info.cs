@@ -109,7 +109,7 @@ public static class Info
         }
         sb.Append("# Clients\r\n");
         Field(sb, "connected_clients", s.Clients.Count);
-        Field(sb, "cluster_connections", 0);
+        Field(sb, "cluster_connections", s.ClusterConnections());
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
         Field(sb, "client_recent_max_output_buffer", maxOut);

@@ -52,6 +52,7 @@ public sealed partial class CinnabarServer
             Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
             return 1;
         }
+        if (Settings.ClusterEnabled && !StartCluster()) return 1;
         if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
             Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
         else

@@ -133,14 +133,6 @@ public sealed class Db
         return true;
     }
 
-    /// <summary>delKeysInSlot: removes every key of a slot (cluster mode); returns how many.</summary>
-    public int DeleteKeysInSlot(int slot)
-    {
-        var doomed = Table.EntriesInSlot(slot).ToArray();
-        foreach (int i in doomed) RemoveIndex(i);
-        return doomed.Length;
-    }
-
     public void RemoveIndex(int i)
     {
         Table.Snapshot?.SaveBeforeChange(Table, i);
