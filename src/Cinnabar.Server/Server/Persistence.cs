@@ -268,7 +268,18 @@ public sealed partial class CinnabarServer
             return true;
         }
 
-        public void ResizeDb(ulong keys, ulong expires) { }
+        /// <summary>
+        /// RESIZEDB: sizes the db's table for the keys to come, as Redis expands its dicts. The hint is only
+        /// trusted as far as the file could hold that many keys (at least 3 bytes each).
+        /// </summary>
+        public void ResizeDb(ulong keys, ulong expires)
+        {
+            ulong cap = (ulong)Math.Max(0, server.LoadingTotalBytes / 3);
+            cap = Math.Min(cap, 1UL << 28);
+            ulong total = (ulong)db.Count + Math.Min(keys, cap);
+            if (total > int.MaxValue / 2) return;
+            db.Table.EnsureCapacity((int)total, (int)Math.Min((ulong)db.VolatileCount + Math.Min(expires, cap), int.MaxValue / 2));
+        }
 
         public bool Key(byte[] key, object value, long expireMs, long idleSeconds, int freq)
         {
@@ -277,15 +288,15 @@ public sealed partial class CinnabarServer
                 Expired++;
                 return false;
             }
-            int existing = db.Table.Find(key);
-            if (existing >= 0)
+            uint access = db.LfuMode ? Lfu.NewWord() : Clock.LruClock;
+            if (freq >= 0 || idleSeconds >= 0) access = ApplyIdleOrFreq(access, db.LfuMode, freq, idleSeconds);
+            int i = db.TryAddLoaded(key, value, access);
+            if (i < 0)
             {
                 if (!allowDuplicates) throw new RdbException($"Duplicate key '{Encoding.UTF8.GetString(key)}' in DB {db.Id}");
-                db.RemoveIndex(existing);
+                db.RemoveIndex(-1 - i);
+                i = db.AddLoaded(key, value, access);
             }
-            uint access = db.LfuMode ? Lfu.NewWord() : Clock.LruClock;
-            access = ApplyIdleOrFreq(access, db.LfuMode, freq, idleSeconds);
-            int i = db.AddLoaded(key, value, access);
             if (expireMs != -1) db.SetExpire(i, expireMs);
             Loaded++;
             return true;

@@ -110,6 +110,19 @@ public sealed class Db
         return i;
     }
 
+    /// <summary>
+    /// <see cref="AddLoaded"/> unless the key is present: returns the new entry index, or -1 - the index of the
+    /// entry holding the key (left unchanged).
+    /// </summary>
+    public int TryAddLoaded(byte[] key, object value, uint access)
+    {
+        int i = Table.TryAdd(key, value);
+        if (i < 0) return i;
+        Table.At(i).Access = access;
+        DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
+        return i;
+    }
+
     /// <summary>Replaces the value at an entry in place (the entry keeps its key and TTL).</summary>
     public void Replace(int index, object value)
     {

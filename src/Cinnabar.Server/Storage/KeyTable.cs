@@ -99,10 +99,45 @@ public sealed class KeyTable
         return -1;
     }
 
-    /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
-    public int Add(byte[] key, object value)
+    /// <summary>
+    /// Grows the table so that <paramref name="capacity"/> keys fit without rehashing or copying the entry
+    /// array again (dictExpand on RESIZEDB: loading a snapshot knows its key count up front).
+    /// </summary>
+    public void EnsureCapacity(int capacity, int volatileCapacity = 0)
+    {
+        if (capacity > entries.Length) Array.Resize(ref entries, capacity);
+        if (capacity > buckets.Length)
+        {
+            int size = buckets.Length;
+            while (size < capacity) size <<= 1;
+            Resize(size);
+        }
+        if (volatileCapacity > volatileList.Length) Array.Resize(ref volatileList, volatileCapacity);
+    }
+
+    /// <summary>
+    /// Adds a key unless it is present (one hash, one chain walk): returns its new entry index, or -1 - the index
+    /// of the entry that already holds it.
+    /// </summary>
+    public int TryAdd(byte[] key, object value)
     {
         uint hash = HashOf(key);
+        int i = buckets[hash & (uint)(buckets.Length - 1)] - 1;
+        var e = entries;
+        while (i >= 0)
+        {
+            ref Entry entry = ref e[i];
+            if (entry.Hash == hash && key.AsSpan().SequenceEqual(entry.Key)) return -1 - i;
+            i = entry.Next - 1;
+        }
+        return Add(key, value, hash);
+    }
+
+    /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
+    public int Add(byte[] key, object value) => Add(key, value, HashOf(key));
+
+    int Add(byte[] key, object value, uint hash)
+    {
         if (Count >= buckets.Length) Resize(buckets.Length * 2);
         int index;
         if (freeList >= 0)
