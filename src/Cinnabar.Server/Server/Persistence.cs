@@ -171,6 +171,7 @@ public sealed partial class CinnabarServer
             var reader = new RdbReader(fs) { TrackCrc = RdbChecksum };
             foreach (var db in Dbs) db.ExpiryEnabled = false;
             StartLoading(fs.Length);
+            bool noGc = StartLoadNoGCRegion(fs.Length);
             reader.Refilled = () =>
             {
                 LoadingLoadedBytes = reader.Offset;
@@ -199,10 +200,42 @@ public sealed partial class CinnabarServer
             {
                 foreach (var db in Dbs) db.ExpiryEnabled = true;
                 Loading = false;
+                if (noGc) EndLoadNoGCRegion();
             }
             Log.Notice($"Done loading RDB, keys loaded: {sink.Loaded}, keys expired: {sink.Expired}.");
             return RdbLoadResult.Ok;
         }
+    }
+
+    /// <summary>
+    /// Holds garbage collections off while a file of <paramref name="fileBytes"/> loads. Everything a load
+    /// allocates (keys, values) survives it, so a collection meanwhile only marks and copies the growing keyspace
+    /// again: the runtime sizes its budgets from a small heap and ran about five full collections for a 1M-key
+    /// file, a quarter of the load's CPU. The region allows 8x the file size (loaded data takes 1.5x to 5x its
+    /// encoded size here), at most half the memory the GC may use; memory is only touched as it is allocated.
+    /// If the load allocates more, the runtime collects and leaves the region on its own: ordinary GC again.
+    /// </summary>
+    static bool StartLoadNoGCRegion(long fileBytes)
+    {
+        if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) return false;
+        long size = Math.Min(fileBytes * 8, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2);
+        if (size < 16 << 20) return false;     // small files load before budgets matter
+        try
+        {
+            return GC.TryStartNoGCRegion(size, disallowFullBlockingGC: true);
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    static void EndLoadNoGCRegion()
+    {
+        // The runtime ends the region itself when the load outgrew it.
+        if (System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.NoGCRegion) return;
+        try { GC.EndNoGCRegion(); }
+        catch (InvalidOperationException) { }
     }
 
     /// <summary>loadDataFromDisk (the RDB half): at startup, before any client is served.</summary>
