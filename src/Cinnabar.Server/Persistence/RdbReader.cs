@@ -106,7 +106,14 @@ public sealed class RdbReader
     public byte[] ReadBytes(long n)
     {
         if (n < 0 || n > Array.MaxLength) throw new RdbException("Invalid string length");
-        if (stream == null && n > end - pos) throw Short();
+        if (n <= end - pos)
+        {
+            var bytes = new byte[n];
+            Buffer.BlockCopy(buf, pos, bytes, 0, (int)n);
+            pos += (int)n;
+            return bytes;
+        }
+        if (stream == null) throw Short();
         var result = new byte[n];
         long done = 0;
         while (done < n)
@@ -175,6 +182,55 @@ public sealed class RdbReader
             }
         }
         return ReadBytes((long)Math.Min(len, (ulong)long.MaxValue));
+    }
+
+    byte[] scratch = new byte[64];
+    RdbValueLoader.Scratch decodeScratch;
+
+    /// <summary>Buffers the value decoders reuse from one key to the next.</summary>
+    internal RdbValueLoader.Scratch DecodeScratch => decodeScratch ??= new();
+
+    /// <summary>
+    /// <see cref="ReadString"/> without allocating: a view of the string's bytes, valid until the next read. Raw
+    /// strings are viewed in the read buffer, LZF strings are decompressed and integers formatted into a scratch
+    /// buffer the reader keeps. Strings over 16 MB are read into a fresh array as ReadString does.
+    /// </summary>
+    public ReadOnlySpan<byte> ReadStringSpan()
+    {
+        ulong len = ReadLen(out bool encoded);
+        if (encoded)
+        {
+            switch ((int)len)
+            {
+                case Rdb.EncInt8: return FormatScratch((sbyte)ReadByte());
+                case Rdb.EncInt16: return FormatScratch(BinaryPrimitives.ReadInt16LittleEndian(ReadSpan(2)));
+                case Rdb.EncInt32: return FormatScratch(BinaryPrimitives.ReadInt32LittleEndian(ReadSpan(4)));
+                case Rdb.EncLzf:
+                {
+                    ulong clen = ReadLen(), olen = ReadLen();
+                    if (olen == 0 || clen > int.MaxValue || olen > (ulong)Array.MaxLength) throw new RdbException("Invalid LZF compressed string");
+                    var compressed = ReadSpanOrCopy((int)clen);
+                    Span<byte> result;
+                    if (olen <= 1 << 24)
+                    {
+                        if ((int)olen > scratch.Length) scratch = new byte[Math.Max((int)olen, scratch.Length * 2)];
+                        result = scratch.AsSpan(0, (int)olen);
+                    }
+                    else result = new byte[olen];
+                    if (!Lzf.Decompress(compressed, result)) throw new RdbException("Invalid LZF compressed string");
+                    return result;
+                }
+                default: throw new RdbException($"Unknown RDB string encoding type {len}");
+            }
+        }
+        if (len <= 1 << 24) return ReadSpanOrCopy((int)len);
+        return ReadBytes((long)Math.Min(len, (ulong)long.MaxValue));
+    }
+
+    ReadOnlySpan<byte> FormatScratch(long v)
+    {
+        int n = Numbers.Format(v, scratch);
+        return scratch.AsSpan(0, n);
     }
 
     ReadOnlySpan<byte> ReadSpanOrCopy(int n)
