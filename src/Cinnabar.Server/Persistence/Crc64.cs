@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Cinnabar.Server.Persistence;
 
@@ -33,6 +34,7 @@ public static class Crc64
         return t;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ulong Update(ulong crc, ReadOnlySpan<byte> data)
     {
         var t = T;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cinnabar.Server.Persistence;
 
 /// <summary>
@@ -32,6 +34,7 @@ public static class Lzf
     /// <paramref name="output"/> (which must hold outLen + 1 bytes); returns the compressed length or 0 when
     /// the result would not fit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Compress(ReadOnlySpan<byte> input, Span<byte> output, int outLen)
     {
         int inLen = input.Length;
@@ -145,6 +148,7 @@ public static class Lzf
     }
 
     /// <summary>lzf_decompress: false when the input is corrupt or does not produce exactly output.Length bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Decompress(ReadOnlySpan<byte> input, Span<byte> output)
     {
         int ip = 0, op = 0;

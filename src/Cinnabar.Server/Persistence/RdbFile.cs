@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Cinnabar.Server.Persistence;
 
@@ -187,6 +188,7 @@ public interface IRdbSink
 /// </summary>
 public static class RdbFileLoader
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Load(RdbReader r, IRdbSink sink, in LoadLimits limits, bool verifyChecksum)
     {
         var magic = r.ReadSpan(9);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Cinnabar.Server.Protocol;
 
 namespace Cinnabar.Server.Persistence;
@@ -50,6 +51,7 @@ public sealed class RdbReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void SyncCrc()
     {
         if (TrackCrc && pos > crcFrom) crc = Crc64.Update(crc, buf.AsSpan(crcFrom, pos - crcFrom));
@@ -57,6 +59,7 @@ public sealed class RdbReader
     }
 
     /// <summary>Makes at least <paramref name="n"/> bytes available at pos (n &lt;= buffer size), false at end of input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool Fill(int n)
     {
         if (end - pos >= n) return true;
@@ -87,6 +90,7 @@ public sealed class RdbReader
 
     static RdbException Short() => new("Unexpected EOF reading RDB file");
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte ReadByte()
     {
         if (pos >= end && !Fill(1)) throw Short();
@@ -94,6 +98,7 @@ public sealed class RdbReader
     }
 
     /// <summary>A view of the next n bytes (valid until the next read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<byte> ReadSpan(int n)
     {
         if (n < 0) throw Short();
@@ -103,6 +108,7 @@ public sealed class RdbReader
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[] ReadBytes(long n)
     {
         if (n < 0 || n > Array.MaxLength) throw new RdbException("Invalid string length");
@@ -126,6 +132,7 @@ public sealed class RdbReader
     }
 
     /// <summary>rdbLoadLenByRef: a length, or (encoded) the special string encoding number.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReadLen(out bool encoded)
     {
         encoded = false;
@@ -143,6 +150,7 @@ public sealed class RdbReader
         throw new RdbException($"Unknown length encoding {b} in rdbLoadLen()");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReadLen()
     {
         ulong v = ReadLen(out bool encoded);
@@ -151,6 +159,7 @@ public sealed class RdbReader
     }
 
     /// <summary>A length that must fit an int (element counts, sizes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int ReadCount()
     {
         ulong v = ReadLen();
@@ -159,6 +168,7 @@ public sealed class RdbReader
     }
 
     /// <summary>rdbGenericLoadStringObject: raw, INT8/16/32 (as decimal text) or LZF.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[] ReadString()
     {
         ulong len = ReadLen(out bool encoded);
@@ -195,6 +205,7 @@ public sealed class RdbReader
     /// strings are viewed in the read buffer, LZF strings are decompressed and integers formatted into a scratch
     /// buffer the reader keeps. Strings over 16 MB are read into a fresh array as ReadString does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<byte> ReadStringSpan()
     {
         ulong len = ReadLen(out bool encoded);
@@ -233,6 +244,7 @@ public sealed class RdbReader
         return scratch.AsSpan(0, n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     ReadOnlySpan<byte> ReadSpanOrCopy(int n)
     {
         if (stream == null && n > end - pos) throw Short();

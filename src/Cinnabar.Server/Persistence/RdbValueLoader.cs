@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Cinnabar.Server.Protocol;
 using Cinnabar.Server.Storage;
@@ -28,6 +29,7 @@ public sealed class RdbEmptyKeyException() : Exception("empty key")
 /// </summary>
 public static class RdbValueLoader
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static object Read(RdbReader r, int type, in LoadLimits lim)
     {
         switch (type)
@@ -117,6 +119,7 @@ public static class RdbValueLoader
         return l;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static ListValue ReadQuicklist(RdbReader r, bool v2, in LoadLimits lim)
     {
         int nodes = r.ReadCount();
@@ -191,6 +194,7 @@ public static class RdbValueLoader
         return ZSetValue.FromSorted(members, scores, n, listpack);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void SortByScore(byte[][] members, double[] scores, int n)
     {
         bool sorted = true;
@@ -208,6 +212,7 @@ public static class RdbValueLoader
     }
 
     /// <summary>A listpack zset (member, score, ...) decoded straight into members and scores.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static ZSetValue ReadZSetListpack(RdbReader r, in LoadLimits lim)
     {
         const string corrupt = "Zset listpack integrity check failed.";
@@ -290,6 +295,7 @@ public static class RdbValueLoader
         return HashValue.FromPairs(items, n <= lim.HashMaxListpackEntries && maxLen <= lim.HashMaxListpackValue);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static HashValue HashFromPairs(ReadOnlySpan<byte[]> items, in LoadLimits lim)
     {
         if (items.Length == 0) throw new RdbEmptyKeyException();
@@ -302,6 +308,7 @@ public static class RdbValueLoader
     }
 
     /// <summary>Every stride-th item (fields, members) must be distinct.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void CheckDistinct(ReadOnlySpan<byte[]> items, int stride, string error)
     {
         int n = items.Length / stride;
@@ -332,6 +339,7 @@ public static class RdbValueLoader
     /// Listpack.Decode into items[0..count) (grown as needed; each element a new array, adopted by the value):
     /// false when the blob is not a valid listpack.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool DecodeListpack(ReadOnlySpan<byte> lp, ref byte[][] items, out int count)
     {
         count = 0;
@@ -351,6 +359,7 @@ public static class RdbValueLoader
     /// A listpack's elements one after another in <paramref name="flat"/>, element k ending at ends[k], and the
     /// size the listpack Cinnabar would build for them has (what <see cref="ListValue"/> counts per node).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool DecodeListpackFlat(ReadOnlySpan<byte> lp, ByteBuf flat, ref int[] ends, out int count, out long lpBytes)
     {
         count = 0;

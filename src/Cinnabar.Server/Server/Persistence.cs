@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Cinnabar.Server.Config;
 using Cinnabar.Server.Persistence;
 using Cinnabar.Server.Storage;
@@ -314,6 +315,7 @@ public sealed partial class CinnabarServer
             db.Table.EnsureCapacity((int)total, (int)Math.Min((ulong)db.VolatileCount + Math.Min(expires, cap), int.MaxValue / 2));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Key(byte[] key, object value, long expireMs, long idleSeconds, int freq)
         {
             if (isMaster && expireMs != -1 && expireMs < Clock.NowMs)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cinnabar.Server.Storage;
 
 /// <summary>Milliseconds clock sampled once per command, as Redis samples mstime() for expiry checks.</summary>
@@ -114,6 +116,7 @@ public sealed class Db
     /// <see cref="AddLoaded"/> unless the key is present: returns the new entry index, or -1 - the index of the
     /// entry holding the key (left unchanged).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int TryAddLoaded(byte[] key, object value, uint access)
     {
         int i = Table.TryAdd(key, value);

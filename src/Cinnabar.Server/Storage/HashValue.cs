@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cinnabar.Server.Storage;
 
 /// <summary>
@@ -118,6 +120,7 @@ public sealed class HashValue : IMemberCollection
         FromPairs(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), listpack);
 
     /// <summary>A hash as loaded: field, value, field, value ... (distinct fields; the arrays are adopted).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static HashValue FromPairs(ReadOnlySpan<byte[]> items, bool listpack)
     {
         var h = new HashValue();

@@ -119,6 +119,7 @@ public sealed class KeyTable
     /// Adds a key unless it is present (one hash, one chain walk): returns its new entry index, or -1 - the index
     /// of the entry that already holds it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int TryAdd(byte[] key, object value)
     {
         uint hash = HashOf(key);
@@ -136,6 +137,7 @@ public sealed class KeyTable
     /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
     public int Add(byte[] key, object value) => Add(key, value, HashOf(key));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     int Add(byte[] key, object value, uint hash)
     {
         if (Count >= buckets.Length) Resize(buckets.Length * 2);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Cinnabar.Server.Storage;
 
@@ -665,6 +666,7 @@ public sealed class ListValue : IRedisObject
     /// flat[ends[k-1]..ends[k]) (from 0 for the first); <paramref name="lpBytes"/> is the size of its listpack
     /// (<see cref="EntrySize"/> of each element plus the header and terminator). No array per element.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AppendPackedNode(ReadOnlySpan<byte> flat, ReadOnlySpan<int> ends, long lpBytes)
     {
         int n = ends.Length;
