@@ -315,6 +315,17 @@ public sealed partial class CinnabarServer
             db.Table.EnsureCapacity((int)total, (int)Math.Min((ulong)db.VolatileCount + Math.Min(expires, cap), int.MaxValue / 2));
         }
 
+        byte[] readKey;
+        uint readKeyHash;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void KeyRead(byte[] key)
+        {
+            readKey = key;
+            readKeyHash = KeyTable.HashOf(key);
+            db.Table.Prefetch(readKeyHash);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Key(byte[] key, object value, long expireMs, long idleSeconds, int freq)
         {
@@ -325,7 +336,8 @@ public sealed partial class CinnabarServer
             }
             uint access = db.LfuMode ? Lfu.NewWord() : Clock.LruClock;
             if (freq >= 0 || idleSeconds >= 0) access = ApplyIdleOrFreq(access, db.LfuMode, freq, idleSeconds);
-            int i = db.TryAddLoaded(key, value, access);
+            uint hash = ReferenceEquals(key, readKey) ? readKeyHash : KeyTable.HashOf(key);
+            int i = db.TryAddLoaded(key, value, access, hash);
             if (i < 0)
             {
                 if (!allowDuplicates) throw new RdbException($"Duplicate key '{Encoding.UTF8.GetString(key)}' in DB {db.Id}");

@@ -117,9 +117,9 @@ public sealed class Db
     /// entry holding the key (left unchanged).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int TryAddLoaded(byte[] key, object value, uint access)
+    public int TryAddLoaded(byte[] key, object value, uint access, uint hash)
     {
-        int i = Table.TryAdd(key, value);
+        int i = Table.TryAdd(key, value, hash);
         if (i < 0) return i;
         Table.At(i).Access = access;
         DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);

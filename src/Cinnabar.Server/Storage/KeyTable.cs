@@ -119,10 +119,12 @@ public sealed class KeyTable
     /// Adds a key unless it is present (one hash, one chain walk): returns its new entry index, or -1 - the index
     /// of the entry that already holds it.
     /// </summary>
+    public int TryAdd(byte[] key, object value) => TryAdd(key, value, HashOf(key));
+
+    /// <summary><see cref="TryAdd(byte[], object)"/> with the key's <see cref="HashOf"/> already computed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int TryAdd(byte[] key, object value)
+    public int TryAdd(byte[] key, object value, uint hash)
     {
-        uint hash = HashOf(key);
         int i = buckets[hash & (uint)(buckets.Length - 1)] - 1;
         var e = entries;
         while (i >= 0)
@@ -132,6 +134,16 @@ public sealed class KeyTable
             i = entry.Next - 1;
         }
         return Add(key, value, hash);
+    }
+
+    /// <summary>
+    /// Starts fetching the bucket a key of this hash goes to, so that a later <see cref="TryAdd(byte[], object, uint)"/>
+    /// does not wait for memory: loading a snapshot decodes the key's value meanwhile. Only a hint.
+    /// </summary>
+    public unsafe void Prefetch(uint hash)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref buckets[hash & (uint)(buckets.Length - 1)]));
     }
 
     /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
