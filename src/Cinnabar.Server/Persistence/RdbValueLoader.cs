@@ -243,17 +243,11 @@ public static class RdbValueLoader
         if (items % 2 != 0 || badScore) throw Corrupt(corrupt);
         int n = items / 2;
         CheckDistinct(sc.Items.AsSpan(0, n), 1, corrupt);
-        var members = new byte[n][];
-        var scores = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            if (double.IsNaN(sc.Scores[i])) throw Corrupt(corrupt);
-            members[i] = sc.Items[i];
-            scores[i] = sc.Scores[i];
-            sc.Items[i] = null;
-        }
-        SortByScore(members, scores, n);
-        return ZSetValue.FromSorted(members, scores, n, n <= lim.ZsetMaxListpackEntries);
+        // sorted in the scratch arrays; the value copies the first n of them
+        SortByScore(sc.Items, sc.Scores, n);
+        var z = ZSetValue.FromSorted(sc.Items, sc.Scores, n, n <= lim.ZsetMaxListpackEntries);
+        sc.Items.AsSpan(0, n).Clear();
+        return z;
     }
 
     static ZSetValue ZSetFromPairs(ReadOnlySpan<byte[]> items, in LoadLimits lim)

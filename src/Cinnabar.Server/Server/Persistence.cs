@@ -225,7 +225,7 @@ public sealed partial class CinnabarServer
         {
             return GC.TryStartNoGCRegion(size, disallowFullBlockingGC: true);
         }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException or OutOfMemoryException)
         {
             return false;
         }
