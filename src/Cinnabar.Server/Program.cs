@@ -3,12 +3,12 @@ using System.Text;
 using Cinnabar.Server;
 using Cinnabar.Server.Config;
 
-return Startup.Main(args);
+return Startup.Run(args);
 
 /// <summary>redis-server's main(): command line, config, daemonize, banner, listeners, then the event loop.</summary>
 static class Startup
 {
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length >= 1 && (args[0] == "-v" || args[0] == "--version"))
         {

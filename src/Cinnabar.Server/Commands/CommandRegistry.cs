@@ -25,5 +25,7 @@ public static class CommandRegistry
         GeoCommands.Register(t);
         SortCommands.Register(t);
         PersistenceCommands.Register(t);
+        ClusterKeyCommands.Register(t);
+        Cluster.ClusterCommand.Register(t);
     }
 }

@@ -159,6 +159,18 @@ public static class GeoCommands
             scores[i] = GeoHash.Align52(hash);
         }
         var flags = (nx ? AddIn.Nx : AddIn.None) | (xx ? AddIn.Xx : AddIn.None);
+        if (c.Server.Prop.Enabled)
+        {
+            // GEOADD runs (and propagates) as "zadd key [options] score member ...", the score a 52-bit integer.
+            var w = c.Server.Prop.Rewrite(longIdx + elements * 2);
+            w.Bulk("zadd"u8);
+            for (int i = 1; i < longIdx; i++) w.Bulk(c.Arg(i));
+            for (int i = 0; i < elements; i++)
+            {
+                w.Bulk((long)scores[i]);
+                w.Bulk(c.Arg(longIdx + i * 3 + 2));
+            }
+        }
         SortedSetCommands.ZAddApply(c, flags, ch, scores, longIdx + 2, 3);
     }
 

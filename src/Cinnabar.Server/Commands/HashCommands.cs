@@ -185,6 +185,14 @@ public static class HashCommands
         hash.Set(c.Arg(2), bytes, s.HashMaxListpackEntries, s.HashMaxListpackValue);
         c.Db.Resized(before, hash);
         var key = c.Arg(1);
+        if (c.Server.Prop.Enabled)
+        {
+            var w = c.Server.Prop.Rewrite(4);   // HSET key field <the value it produced>
+            w.Bulk("HSET"u8);
+            w.Bulk(key);
+            w.Bulk(c.Arg(2));
+            w.Bulk(bytes);
+        }
         Keyspace.Modified(c, key);
         Notify(c, "hincrbyfloat", key);
         c.Reply.Bulk(bytes);

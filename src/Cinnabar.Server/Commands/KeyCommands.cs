@@ -138,6 +138,11 @@ public static class KeyCommands
             }
             else { c.Syntax(); return; }
         }
+        if (c.Server.ClusterEnabled && (c.Db.Id != 0 || dstDb.Id != 0))
+        {
+            c.Error("ERR Copying to another database is not allowed in cluster mode");
+            return;
+        }
         var key = c.Arg(1);
         var newKey = c.Arg(2);
         if (dstDb == c.Db && key.SequenceEqual(newKey))
@@ -164,6 +169,7 @@ public static class KeyCommands
 
     static void Move(Client c)
     {
+        if (c.Server.ClusterEnabled) { c.Error("ERR MOVE is not allowed in cluster mode"); return; }
         if (!TryArgInt(c, 2, out int id)) return;
         if (!TrySelectDb(c, id, out var dst)) { c.Error("ERR DB index is out of range"); return; }
         var src = c.Db;
@@ -356,6 +362,7 @@ public static class KeyCommands
     static void Select(Client c)
     {
         if (!TryArgInt(c, 1, out int id)) return;
+        if (c.Server.ClusterEnabled && id != 0) { c.Error("ERR SELECT is not allowed in cluster mode"); return; }
         if (!TrySelectDb(c, id, out var db)) { c.Error("ERR DB index is out of range"); return; }
         c.Db = db;
         c.Reply.Ok();
@@ -363,6 +370,7 @@ public static class KeyCommands
 
     static void SwapDb(Client c)
     {
+        if (c.Server.ClusterEnabled) { c.Error("ERR SWAPDB is not allowed in cluster mode"); return; }
         if (!TryArgInt(c, 1, out int a, "invalid first DB index")) return;
         if (!TryArgInt(c, 2, out int b, "invalid second DB index")) return;
         var dbs = c.Server.Dbs;
@@ -483,14 +491,26 @@ public static class KeyCommands
         if (xx && !hasTtl) { c.Reply.Integer(0); return; }
         if (gt && (!hasTtl || when <= current)) { c.Reply.Integer(0); return; }
         if (lt && hasTtl && when >= current) { c.Reply.Integer(0); return; }
+        var prop = c.Server.Prop;
         if (when <= Clock.NowMs && db.ExpiryEnabled)
         {
             db.RemoveIndex(i);
+            // An expire time in the past deletes the key: propagated as DEL (UNLINK with lazyfree-lazy-expire).
+            if (prop.Enabled) prop.RewriteDelete(key, c.Server.Settings.LazyfreeLazyExpire);
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
         }
         else
         {
             db.SetExpire(i, when);
+            // Propagated as PEXPIREAT with the absolute time, options kept (PEXPIREAT itself goes as received).
+            if (prop.Enabled && !c.ArgIs(0, "pexpireat"))
+            {
+                var w = prop.Rewrite(c.ArgCount);
+                w.Bulk("PEXPIREAT"u8);
+                w.Bulk(key);
+                w.Bulk(when);
+                for (int j = 3; j < c.ArgCount; j++) w.Bulk(c.Arg(j));
+            }
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "expire");
         }
         c.Reply.Integer(1);

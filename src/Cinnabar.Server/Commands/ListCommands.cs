@@ -557,6 +557,15 @@ public static class ListCommands
         long before = list.Cost;
         c.Reply.ArrayHeader(2);
         c.Reply.Bulk(key);
+        var prop = c.Server.Prop;
+        if (prop.Enabled)
+        {
+            // BLPOP/BRPOP → LPOP/RPOP key; LMPOP/BLMPOP → LPOP/RPOP key <elements popped>.
+            var w = prop.Rewrite(count == -1 ? 2 : 3);
+            w.Bulk(front ? "LPOP"u8 : "RPOP"u8);
+            w.Bulk(key);
+            if (count != -1) w.Bulk(Math.Min(count, list.Count));
+        }
         if (count == -1)
         {
             c.Reply.Bulk(front ? list.Front : list.Back);
@@ -584,6 +593,14 @@ public static class ListCommands
         if (src != null && src.Count > 0)
         {
             MoveGeneric(c, fromFront, toFront);
+            var prop = c.Server.Prop;
+            if (prop.Enabled)
+            {
+                // BRPOPLPUSH → RPOPLPUSH src dst; BLMOVE → LMOVE src dst from to (the directions as given).
+                var w = prop.Rewrite(timeoutArg == 3 ? 3 : 5);
+                w.Bulk(timeoutArg == 3 ? "RPOPLPUSH"u8 : "LMOVE"u8);
+                for (int j = 1; j < timeoutArg; j++) w.Bulk(c.Arg(j));
+            }
             return;
         }
         if (!c.CanBlock)

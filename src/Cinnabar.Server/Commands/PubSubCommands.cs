@@ -14,8 +14,19 @@ public static class PubSubCommands
         t.Register("sunsubscribe", c => UnsubscribeMany(c, shard: true));
         t.Register("psubscribe", PSubscribe);
         t.Register("punsubscribe", PUnsubscribe);
-        t.Register("publish", c => c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2))));
-        t.Register("spublish", c => c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2), shard: true)));
+        t.Register("publish", c =>
+        {
+            c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2)));
+            // In cluster mode PUBLISH goes to every node over the bus; outside it reaches replicas (not the AOF)
+            // through the replication stream.
+            if (c.Server.Cluster != null) c.Server.ClusterPropagatePublish(c.Arg(1), c.Arg(2), shard: false);
+            else if (c.Server.Prop.Enabled) c.Server.Prop.Force(PropagateTarget.Repl);
+        });
+        t.Register("spublish", c =>
+        {
+            c.Reply.Integer(c.Server.Publish(c.Arg(1), c.Arg(2), shard: true));
+            if (c.Server.Cluster != null) c.Server.ClusterPropagatePublish(c.Arg(1), c.Arg(2), shard: true);
+        });
         t.Register("pubsub|channels", c => ListChannels(c, c.Server.Channels));
         t.Register("pubsub|shardchannels", c => ListChannels(c, c.Server.ShardChannels));
         t.Register("pubsub|numsub", c => NumSub(c, c.Server.Channels));

@@ -11,6 +11,7 @@ public static class ServerCommands
         t.Register("info", InfoCommand);
         t.Register("time", Time);
         t.Register("lastsave", c => c.Reply.Integer(c.Server.LastSaveUnix));
+        t.Register("bgrewriteaof", CinnabarServer.BgRewriteAof);
         t.Register("shutdown", Shutdown);
         t.Register("monitor", Monitor);
         t.Register("slowlog|get", SlowlogGet);

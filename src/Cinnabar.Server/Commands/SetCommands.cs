@@ -120,6 +120,7 @@ public static class SetCommands
         long before = set.Cost;
         int i = set.RandomIndex();
         ReplyMember(c, set, i);
+        if (c.Server.Prop.Enabled) RewriteSrem(c, key, set, i);   // SPOP key → SREM key <member>
         set.RemoveAt(i);
         c.Db.Resized(before, set);
         Notify(c, "spop", key);
@@ -145,6 +146,7 @@ public static class SetCommands
         {
             // The whole set, answered as SUNION of the one key would answer it, then the key goes.
             ReplyAsFreshSet(c, set, c.Server.Settings.SetMaxIntsetEntries);
+            if (c.Server.Prop.Enabled) c.Server.Prop.RewriteDelete(key, c.Server.Settings.LazyfreeLazyServerDel);
             DeleteEmptied(c, key);
             Keyspace.Modified(c, key);
             c.Server.Dirty(size);
@@ -153,6 +155,9 @@ public static class SetCommands
         long before = set.Cost;
         int remaining = size - (int)count;
         c.Reply.SetHeader(count);
+        // Propagated as one SREM per popped member (wrapped in MULTI/EXEC with the others), not as SPOP.
+        bool propagate = c.Server.Prop.Enabled;
+        if (propagate) c.Server.Prop.Prevent();
         if ((long)remaining * SpopMoveStrategyMul > count)
         {
             // Few to pop: pick and remove one at a time.
@@ -160,6 +165,7 @@ public static class SetCommands
             {
                 int i = set.RandomIndex();
                 ReplyMember(c, set, i);
+                if (propagate) AlsoSrem(c, key, set, i);
                 set.RemoveAt(i);
             }
             c.Db.Resized(before, set);
@@ -186,11 +192,33 @@ public static class SetCommands
                 fresh.AddOwned(m, max);
             }
             for (int i = 0; i < size; i++)
-                if (!keep[i]) ReplyMember(c, set, i);
+                if (!keep[i])
+                {
+                    ReplyMember(c, set, i);
+                    if (propagate) AlsoSrem(c, key, set, i);
+                }
             c.Db.Replace(c.Db.Find(key), fresh);
         }
         Keyspace.Modified(c, key);
         c.Server.Dirty(count);
+    }
+
+    static void RewriteSrem(Client c, ReadOnlySpan<byte> key, SetValue set, int i)
+    {
+        Span<byte> scratch = stackalloc byte[24];
+        var w = c.Server.Prop.Rewrite(3);
+        w.Bulk("SREM"u8);
+        w.Bulk(key);
+        w.Bulk(set.MemberAt(i, scratch));
+    }
+
+    static void AlsoSrem(Client c, ReadOnlySpan<byte> key, SetValue set, int i)
+    {
+        Span<byte> scratch = stackalloc byte[24];
+        var w = c.Server.Prop.Also(c.Db.Id, 3);
+        w.Bulk("SREM"u8);
+        w.Bulk(key);
+        w.Bulk(set.MemberAt(i, scratch));
     }
 
     /// <summary>Answers with the members as sunionDiffGenericCommand would: a new set built from them, in its order.</summary>

@@ -586,8 +586,17 @@ public static partial class SortedSetCommands
             return;
         }
         if (count == 0) { c.Reply.EmptyArray(); return; }
-        if (count == -1) count = 1;
         var key = c.Arg(keyArg);
+        var prop = c.Server.Prop;
+        if (emitKey && prop.Enabled)
+        {
+            // BZPOPMIN/MAX → ZPOPMIN/MAX key; ZMPOP/BZMPOP → ZPOPMIN/MAX key <elements popped>.
+            var w = prop.Rewrite(count == -1 ? 2 : 3);
+            w.Bulk(max ? "ZPOPMAX"u8 : "ZPOPMIN"u8);
+            w.Bulk(key);
+            if (count != -1) w.Bulk(Math.Min(count, z.Count));
+        }
+        if (count == -1) count = 1;
         long n = Math.Min(count, z.Count);
         if (!nested && !emitKey) c.Reply.ArrayHeader(n * 2);
         else if (nested && !emitKey) c.Reply.ArrayHeader(n);

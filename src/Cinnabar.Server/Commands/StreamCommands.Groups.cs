@@ -381,7 +381,14 @@ public static partial class StreamCommands
         }
 
         long before = s.Cost;
-        if (lastId > group.LastId) group.LastId = lastId;
+        var prop = c.Server.Prop;
+        bool propagate = prop.Enabled, propagateLastId = false;
+        if (propagate) prop.Prevent();   // XCLAIM goes out as one normalized XCLAIM per claimed ID
+        if (lastId > group.LastId)
+        {
+            group.LastId = lastId;
+            propagateLastId = true;
+        }
         if (deliveryTime != -1)
         {
             if (deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
@@ -401,6 +408,11 @@ public static partial class StreamCommands
             {
                 if (nack != null)
                 {
+                    if (propagate)
+                    {
+                        AlsoXClaim(c, c.Arg(1), group, c.Arg(2), c.Arg(k), nack);
+                        propagateLastId = false;
+                    }
                     group.RemoveNack(nack);
                     c.Server.Dirty();
                 }
@@ -431,6 +443,16 @@ public static partial class StreamCommands
             if (justId) StreamValue.WriteId(r, id);
             else StreamValue.WriteEntry(r, node, idx);
             emitted++;
+            c.Server.Dirty();
+            if (propagate)
+            {
+                AlsoXClaim(c, c.Arg(1), group, c.Arg(2), c.Arg(k), nack);
+                propagateLastId = false;
+            }
+        }
+        if (propagateLastId)
+        {
+            if (propagate) AlsoGroupSetId(c, c.Arg(1), group);
             c.Server.Dirty();
         }
         r.EndDeferred(pos, emitted);
@@ -488,6 +510,10 @@ public static partial class StreamCommands
         }
 
         long before = s.Cost;
+        var prop = c.Server.Prop;
+        bool propagate = prop.Enabled;
+        if (propagate) prop.Prevent();   // XAUTOCLAIM goes out as one XCLAIM per claimed (or dropped) ID
+        Span<byte> idText = stackalloc byte[48];
         long attempts = count * 10;
         long now = Clock.NowMs;
         var name = c.Arg(3);
@@ -500,6 +526,7 @@ public static partial class StreamCommands
             var id = nack.Id;
             if (!s.TryFind(id, out var node, out int idx))
             {
+                if (propagate) AlsoXClaim(c, c.Arg(1), group, c.Arg(2), idText[..id.Format(idText)], nack);
                 group.RemoveNack(nack);
                 c.Server.Dirty();
                 (deletedIds ??= new List<StreamId>()).Add(id);
@@ -526,6 +553,7 @@ public static partial class StreamCommands
             StreamGroup.Reassign(nack, consumer);
             nack.DeliveryTime = now;
             if (!justId) nack.DeliveryCount++;
+            if (propagate) AlsoXClaim(c, c.Arg(1), group, c.Arg(2), idText[..id.Format(idText)], nack);
             claimed.Add((node, idx, id));
             count--;
             c.Server.Dirty();

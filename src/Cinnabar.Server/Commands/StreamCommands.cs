@@ -96,6 +96,7 @@ public static partial class StreamCommands
         public long MaxLen, Limit;
         public StreamId MinId, Id;
         public bool Approx, NoMkStream, IdGiven, SeqGiven;
+        public int TrimArgIdx;      // where MAXLEN's count / MINID's ID is (the "~" is just before it when Approx)
     }
 
     /// <summary>streamParseAddOrTrimArgsOrReply: returns the ID's position for XADD (argc for XTRIM), -1 after an error.</summary>
@@ -124,6 +125,7 @@ public static partial class StreamCommands
                 var next = c.Arg(i + 1);
                 if (more >= 2 && IsSymbol(next, (byte)'~')) { a.Approx = true; i++; }
                 else if (more >= 2 && IsSymbol(next, (byte)'=')) i++;
+                a.TrimArgIdx = i + 1;
                 if (maxlen)
                 {
                     if (!c.TryArgLong(i + 1, out a.MaxLen)) return -1;
@@ -259,7 +261,36 @@ public static partial class StreamCommands
             if (s.Trim(a.Strategy, a.MaxLen, a.MinId, a.Approx, a.Limit) > 0) Notify(c, "xtrim", key);
         }
         c.Db.Resized(before, s);
+        if (c.Server.Prop.Enabled) RewriteAddTrim(c, s, a, !a.IdGiven || !a.SeqGiven ? idPos : -1, id);
         Keyspace.Modified(c, key);
+    }
+
+    /// <summary>
+    /// XADD/XTRIM as propagated: a generated (or half-given) ID is written out in full, and an approximate trim
+    /// ("~") becomes an exact one ("=") to what it left — the length for MAXLEN, the first entry's ID for MINID —
+    /// so that a replica or a reload trims exactly as this trim did.
+    /// </summary>
+    static void RewriteAddTrim(Client c, StreamValue s, in AddTrimArgs a, int idPos, StreamId id)
+    {
+        bool approx = a.Approx && a.Strategy != StreamValue.TrimStrategy.None;
+        if (idPos < 0 && !approx) return;
+        Span<byte> tmp = stackalloc byte[48];
+        var w = c.Server.Prop.Rewrite(c.ArgCount);
+        for (int j = 0; j < c.ArgCount; j++)
+        {
+            if (j == idPos) w.Bulk(tmp[..id.Format(tmp)]);
+            else if (approx && j == a.TrimArgIdx - 1) w.Bulk("="u8);
+            else if (approx && j == a.TrimArgIdx)
+            {
+                if (a.Strategy == StreamValue.TrimStrategy.MaxLen) w.Bulk(s.Length);
+                else
+                {
+                    var first = s.NodeCount > 0 ? s.NodeAt(0).IdAt(0) : StreamId.Max;
+                    w.Bulk(tmp[..first.Format(tmp)]);
+                }
+            }
+            else w.Bulk(c.Arg(j));
+        }
     }
 
     static void EqualOrSmaller(Client c) =>
@@ -279,6 +310,7 @@ public static partial class StreamCommands
         if (deleted > 0)
         {
             c.Db.Resized(before, s);
+            if (c.Server.Prop.Enabled) RewriteAddTrim(c, s, a, -1, default);
             Notify(c, "xtrim", key);
             Touched(c, key, deleted);
         }
@@ -373,9 +405,12 @@ public static partial class StreamCommands
     /// its last delivered ID and read counter and records each entry in the PELs unless noack.
     /// </summary>
     static long ReplyWithRange(Client c, StreamValue s, StreamId start, StreamId end, long count, bool rev,
-        StreamGroup group, StreamConsumer consumer, bool noack)
+        StreamGroup group, StreamConsumer consumer, bool noack, ReadOnlySpan<byte> key = default)
     {
         var r = c.Reply;
+        bool propagate = group != null && c.Server.Prop.Enabled;
+        bool propagateLastId = false;
+        Span<byte> idText = stackalloc byte[48];
         int pos = r.BeginDeferred();
         long emitted = 0;
         var it = s.Range(start, end, rev);
@@ -389,6 +424,7 @@ public static partial class StreamCommands
                 else if (s.EntriesAdded != 0)
                     group.EntriesRead = s.EstimateDistanceFromFirstEverEntry(id);
                 group.LastId = id;
+                propagateLastId = noack;
             }
             StreamValue.WriteEntry(r, n, i);
             if (group != null && !noack)
@@ -405,12 +441,62 @@ public static partial class StreamCommands
                     nack.DeliveryTime = Clock.NowMs;
                     nack.DeliveryCount = 1;
                 }
+                // Each delivered entry goes to the AOF/replicas as the XCLAIM that recreates its PEL entry.
+                if (propagate) AlsoXClaim(c, key, group, group.Name, idText[..id.Format(idText)], nack);
             }
             emitted++;
             if (count != 0 && emitted == count) break;
         }
         r.EndDeferred(pos, emitted);
+        // With NOACK nothing is claimed, so the group's new last ID goes out as XGROUP SETID.
+        if (propagate && propagateLastId) AlsoGroupSetId(c, key, group);
         return emitted;
+    }
+
+    /// <summary>streamPropagateXCLAIM: XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last.</summary>
+    static void AlsoXClaim(Client c, ReadOnlySpan<byte> key, StreamGroup group, ReadOnlySpan<byte> groupName, ReadOnlySpan<byte> id, StreamNack nack)
+    {
+        Span<byte> tmp = stackalloc byte[48];
+        var w = c.Server.Prop.Also(c.Db.Id, 14);
+        w.Bulk("XCLAIM"u8);
+        w.Bulk(key);
+        w.Bulk(groupName);
+        w.Bulk(nack.Consumer.Name);
+        w.Bulk("0"u8);
+        w.Bulk(id);
+        w.Bulk("TIME"u8);
+        w.Bulk(nack.DeliveryTime);
+        w.Bulk("RETRYCOUNT"u8);
+        w.Bulk(nack.DeliveryCount);
+        w.Bulk("FORCE"u8);
+        w.Bulk("JUSTID"u8);
+        w.Bulk("LASTID"u8);
+        w.Bulk(tmp[..group.LastId.Format(tmp)]);
+    }
+
+    /// <summary>streamPropagateGroupID: XGROUP SETID key group last ENTRIESREAD n.</summary>
+    static void AlsoGroupSetId(Client c, ReadOnlySpan<byte> key, StreamGroup group)
+    {
+        Span<byte> tmp = stackalloc byte[48];
+        var w = c.Server.Prop.Also(c.Db.Id, 7);
+        w.Bulk("XGROUP"u8);
+        w.Bulk("SETID"u8);
+        w.Bulk(key);
+        w.Bulk(group.Name);
+        w.Bulk(tmp[..group.LastId.Format(tmp)]);
+        w.Bulk("ENTRIESREAD"u8);
+        w.Bulk(group.EntriesRead);
+    }
+
+    /// <summary>streamPropagateConsumerCreation: XGROUP CREATECONSUMER key group consumer.</summary>
+    static void AlsoCreateConsumer(Client c, ReadOnlySpan<byte> key, StreamGroup group, ReadOnlySpan<byte> consumer)
+    {
+        var w = c.Server.Prop.Also(c.Db.Id, 5);
+        w.Bulk("XGROUP"u8);
+        w.Bulk("CREATECONSUMER"u8);
+        w.Bulk(key);
+        w.Bulk(group.Name);
+        w.Bulk(consumer);
     }
 
     /// <summary>streamReplyWithRangeFromConsumerPEL: a consumer's own pending entries from start (XREADGROUP history).</summary>
@@ -576,6 +662,8 @@ public static partial class StreamCommands
             return;
         }
 
+        // XREADGROUP is never propagated itself: its effects go out as XCLAIM / XGROUP SETID / CREATECONSUMER.
+        if (xreadgroup && c.Server.Prop.Enabled) c.Server.Prop.Prevent();
         if (c.Reexecuting && c.BlockedReadyKey != null)
         {
             ServeBlocked(c, streamsArg, nstreams, groupArg, count, noack);
@@ -651,9 +739,9 @@ public static partial class StreamCommands
             if (xreadgroup)
             {
                 long before = s.Cost;
-                var consumer = ConsumerFor(c, groups[i], c.Arg(groupArg + 1), key);
+                var consumer = ConsumerFor(c, groups[i], c.Arg(groupArg + 1), key, noack);
                 if (history) ReplyFromConsumerPel(c, s, start, count, consumer);
-                else ReplyWithRange(c, s, start, StreamId.Max, count, false, groups[i], consumer, noack);
+                else ReplyWithRange(c, s, start, StreamId.Max, count, false, groups[i], consumer, noack, key);
                 c.Db.Resized(before, s);
                 c.Server.Dirty();
             }
@@ -682,13 +770,15 @@ public static partial class StreamCommands
     }
 
     /// <summary>The consumer a read is for, created (with its notification) on first use; its seen-time is now.</summary>
-    static StreamConsumer ConsumerFor(Client c, StreamGroup g, ReadOnlySpan<byte> name, ReadOnlySpan<byte> key)
+    static StreamConsumer ConsumerFor(Client c, StreamGroup g, ReadOnlySpan<byte> name, ReadOnlySpan<byte> key, bool noack)
     {
         var consumer = g.FindConsumer(name);
         if (consumer == null)
         {
             consumer = g.CreateConsumer(name, Clock.NowMs);
             c.Server.Dirty();
+            // Redis 7.0 propagates the creation only with NOACK (otherwise the XCLAIMs create the consumer).
+            if (noack && c.Server.Prop.Enabled) AlsoCreateConsumer(c, key, g, name);
             Notify(c, "xgroup-createconsumer", key);
         }
         consumer.SeenTime = Clock.NowMs;
@@ -743,8 +833,8 @@ public static partial class StreamCommands
         r.Bulk(readyKey);
         long before = s.Cost;
         StreamConsumer consumer = null;
-        if (xreadgroup) consumer = ConsumerFor(c, group, c.Arg(groupArg + 1), readyKey);
-        ReplyWithRange(c, s, start, StreamId.Max, count != 0 ? count : BlockedDefaultCount, false, group, consumer, noack);
+        if (xreadgroup) consumer = ConsumerFor(c, group, c.Arg(groupArg + 1), readyKey, noack);
+        ReplyWithRange(c, s, start, StreamId.Max, count != 0 ? count : BlockedDefaultCount, false, group, consumer, noack, readyKey);
         if (xreadgroup) c.Db.Resized(before, s);
     }
 

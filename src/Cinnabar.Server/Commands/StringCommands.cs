@@ -168,6 +168,13 @@ public static class StringCommands
             index = db.Add(c.ArgBytes(1), value.ToArray());
         }
         if (when != 0) db.SetExpire(index, when);
+        var prop = c.Server.Prop;
+        if (prop.Enabled)
+        {
+            // Any expiry goes out as SET key value PXAT <absolute ms>; without one, GET is left out.
+            if (when != 0) prop.RewriteSetPxat(key, value, when);
+            else if ((flags & SetFlags.Get) != 0) RewriteWithoutGet(c, prop);
+        }
         Keyspace.Modified(c, key, KeyspaceEvents.String, "set");
         if (when != 0) Keyspace.Notify(c, key, KeyspaceEvents.Generic, "expire");
         if ((flags & SetFlags.Get) == 0)
@@ -175,6 +182,14 @@ public static class StringCommands
             if (replyInteger) c.Reply.Integer(1);
             else c.Reply.Ok();
         }
+    }
+
+    static void RewriteWithoutGet(Client c, Propagator prop)
+    {
+        int argc = 0;
+        for (int j = 0; j < c.ArgCount; j++) if (j < 3 || !c.ArgIs(j, "get")) argc++;
+        var w = prop.Rewrite(argc);
+        for (int j = 0; j < c.ArgCount; j++) if (j < 3 || !c.ArgIs(j, "get")) w.Bulk(c.Arg(j));
     }
 
     static void SetNx(Client c) => SetGeneric(c, SetFlags.Nx, -1, replyInteger: true);
@@ -188,6 +203,7 @@ public static class StringCommands
         var db = c.Db;
         int index = db.Set(key, c.ArgBytes(3));
         db.SetExpire(index, when);
+        if (c.Server.Prop.Enabled) c.Server.Prop.RewriteSetPxat(key, c.Arg(3), when);
         Keyspace.Modified(c, key, KeyspaceEvents.String, "set");
         Keyspace.Notify(c, key, KeyspaceEvents.Generic, "expire");
         c.Reply.Ok();
@@ -209,14 +225,17 @@ public static class StringCommands
         }
         c.Reply.Bulk(Values.StringBytes(v));
         var db = c.Db;
-        if ((flags & (SetFlags.ExAt | SetFlags.PxAt)) != 0 && when <= Clock.NowMs)
+        var prop = c.Server.Prop;
+        if ((flags & (SetFlags.ExAt | SetFlags.PxAt)) != 0 && when <= Clock.NowMs && db.ExpiryEnabled)
         {
             db.Delete(key);
+            if (prop.Enabled) prop.RewriteDelete(key, c.Server.Settings.LazyfreeLazyExpire);
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
         }
         else if (expireArg > 0)
         {
             db.SetExpire(db.Find(key), when);
+            if (prop.Enabled) prop.RewriteKeyCommand("PEXPIREAT"u8, key, when);
             Keyspace.Modified(c, key, KeyspaceEvents.Generic, "expire");
         }
         else if ((flags & SetFlags.Persist) != 0)
@@ -225,6 +244,7 @@ public static class StringCommands
             if (db.GetExpire(i) != 0)
             {
                 db.SetExpire(i, 0);
+                if (prop.Enabled) prop.RewriteKeyCommand("PERSIST"u8, key);
                 Keyspace.Modified(c, key, KeyspaceEvents.Generic, "persist");
             }
         }
@@ -238,6 +258,7 @@ public static class StringCommands
         if (!Values.IsString(v)) { c.WrongType(); return; }
         c.Reply.Bulk(Values.StringBytes(v));
         c.Db.Delete(key);
+        if (c.Server.Prop.Enabled) c.Server.Prop.RewriteKeyCommand("DEL"u8, key);
         Keyspace.Modified(c, key, KeyspaceEvents.Generic, "del");
     }
 
@@ -249,6 +270,13 @@ public static class StringCommands
         else c.Reply.Bulk(Values.StringBytes(old));
         Keyspace.SetKey(c, key, c.ArgBytes(2));
         c.Server.Dirty();
+        if (c.Server.Prop.Enabled)
+        {
+            var w = c.Server.Prop.Rewrite(3);   // propagated as SET key value
+            w.Bulk("SET"u8);
+            w.Bulk(key);
+            w.Bulk(c.Arg(2));
+        }
         Keyspace.Notify(c, key, KeyspaceEvents.String, "set");
     }
 
@@ -369,6 +397,15 @@ public static class StringCommands
         object value = bytes.Length <= 20 && Numbers.TryParseInt64(bytes, out _) ? new EmbStr(bytes) : bytes;
         Keyspace.SetKey(c, key, value, keepTtl: true);
         c.Server.Dirty();
+        // Propagated as the value it produced, so float formatting can never make a replica or reload differ.
+        if (c.Server.Prop.Enabled)
+        {
+            var w = c.Server.Prop.Rewrite(4);
+            w.Bulk("SET"u8);
+            w.Bulk(key);
+            w.Bulk(bytes);
+            w.Bulk("KEEPTTL"u8);
+        }
         Keyspace.Notify(c, key, KeyspaceEvents.String, "incrbyfloat");
         c.Reply.Bulk(bytes);
     }

@@ -500,6 +500,21 @@ public sealed class ConfigTable
             case "latency-monitor-threshold": s.LatencyMonitorThreshold = L(); break;
             case "lazyfree-lazy-user-del": s.LazyfreeLazyUserDel = v == "yes"; break;
             case "lazyfree-lazy-user-flush": s.LazyfreeLazyUserFlush = v == "yes"; break;
+            case "lazyfree-lazy-expire": s.LazyfreeLazyExpire = v == "yes"; break;
+            case "lazyfree-lazy-eviction": s.LazyfreeLazyEviction = v == "yes"; break;
+            case "lazyfree-lazy-server-del": s.LazyfreeLazyServerDel = v == "yes"; break;
+            case "appendonly": return server.ApplyAppendOnly(v == "yes");
+            case "appendfilename": s.AppendFilename = v; break;
+            case "appenddirname": s.AppendDirname = v; break;
+            case "appendfsync": return server.ApplyAppendFsync(v switch { "always" => AppendFsync.Always, "no" => AppendFsync.No, _ => AppendFsync.EverySec });
+            case "no-appendfsync-on-rewrite": s.NoAppendfsyncOnRewrite = v == "yes"; break;
+            case "aof-use-rdb-preamble": s.AofUseRdbPreamble = v == "yes"; break;
+            case "aof-load-truncated": s.AofLoadTruncated = v == "yes"; break;
+            case "aof-timestamp-enabled": s.AofTimestampEnabled = v == "yes"; break;
+            case "aof-rewrite-incremental-fsync": s.AofRewriteIncrementalFsync = v == "yes"; break;
+            case "aof-disable-auto-gc": s.AofDisableAutoGc = v == "yes"; break;
+            case "auto-aof-rewrite-percentage": s.AutoAofRewritePercentage = L(); break;
+            case "auto-aof-rewrite-min-size": s.AutoAofRewriteMinSize = L(); break;
             case "stop-writes-on-bgsave-error": s.StopWritesOnBgsaveError = v == "yes"; break;
             case "dir": s.Dir = v; break;
             case "protected-mode": s.ProtectedMode = v == "yes"; break;
@@ -518,6 +533,27 @@ public sealed class ConfigTable
             case "stream-node-max-entries": s.StreamNodeMaxEntries = L(); break;
             case "busy-reply-threshold": s.BusyReplyThresholdMs = L(); break;
             case "hll-sparse-max-bytes": s.HllSparseMaxBytes = L(); break;
+            case "cluster-enabled": s.ClusterEnabled = v == "yes"; break;
+            case "cluster-config-file": s.ClusterConfigFile = v; break;
+            case "cluster-node-timeout": s.ClusterNodeTimeout = L(); break;
+            case "cluster-port": s.ClusterPort = (int)L(); break;
+            case "cluster-announce-ip": s.ClusterAnnounceIp = v; server.Cluster?.ConfigChanged(); break;
+            case "cluster-announce-port": s.ClusterAnnouncePort = (int)L(); server.Cluster?.ConfigChanged(); break;
+            case "cluster-announce-bus-port": s.ClusterAnnounceBusPort = (int)L(); server.Cluster?.ConfigChanged(); break;
+            case "cluster-announce-hostname":
+                if (Cluster.ClusterConfigChecks.HostnameError(v) is string hostError) return hostError;
+                s.ClusterAnnounceHostname = v;
+                server.Cluster?.ConfigChanged();
+                break;
+            case "cluster-require-full-coverage": s.ClusterRequireFullCoverage = v == "yes"; break;
+            case "cluster-allow-reads-when-down": s.ClusterAllowReadsWhenDown = v == "yes"; break;
+            case "cluster-allow-pubsubshard-when-down": s.ClusterAllowPubsubshardWhenDown = v == "yes"; break;
+            case "cluster-replica-validity-factor": s.ClusterReplicaValidityFactor = (int)L(); break;
+            case "cluster-migration-barrier": s.ClusterMigrationBarrier = (int)L(); break;
+            case "cluster-allow-replica-migration": s.ClusterAllowReplicaMigration = v == "yes"; break;
+            case "cluster-replica-no-failover": s.ClusterReplicaNoFailover = v == "yes"; server.Cluster?.ConfigChanged(); break;
+            case "cluster-preferred-endpoint-type": s.ClusterPreferredEndpointType = v; server.Cluster?.ConfigChanged(); break;
+            case "cluster-link-sendbuf-limit": s.ClusterLinkSendbufLimit = (long)Math.Min(ulong.Parse(v, CultureInfo.InvariantCulture), long.MaxValue); break;
             case "client-output-buffer-limit":
             {
                 var limits = ParseBufferLimits(v);

@@ -36,6 +36,14 @@ public sealed class ServerSettings
     public bool ActiveExpireEnabled = true;
     public bool LazyfreeLazyUserDel;
     public bool LazyfreeLazyUserFlush;
+    public bool LazyfreeLazyExpire, LazyfreeLazyEviction, LazyfreeLazyServerDel;
+    // Append-only file (Persistence/Aof*.cs).
+    public bool AppendOnly;
+    public string AppendFilename = "appendonly.aof", AppendDirname = "appendonlydir";
+    public AppendFsync AppendFsync = AppendFsync.EverySec;
+    public bool NoAppendfsyncOnRewrite, AofUseRdbPreamble = true, AofLoadTruncated = true, AofTimestampEnabled;
+    public bool AofRewriteIncrementalFsync = true, AofDisableAutoGc;
+    public long AutoAofRewritePercentage = 100, AutoAofRewriteMinSize = 64L * 1024 * 1024;
     public bool StopWritesOnBgsaveError = true;
     public string Dir = Directory.GetCurrentDirectory();
     public long[] ClientOutputBufferNormal = { 0, 0, 0 };
@@ -49,4 +57,17 @@ public sealed class ServerSettings
     public long StreamNodeMaxBytes = 4096, StreamNodeMaxEntries = 100;
     public long BusyReplyThresholdMs = 5000;
     public long HllSparseMaxBytes = 3000;
+    // Cluster (Cluster/*.cs). The bus thread reads these too; each is one aligned word, written by CONFIG SET.
+    public bool ClusterEnabled;
+    public string ClusterConfigFile = "nodes.conf";
+    public long ClusterNodeTimeout = 15000;
+    public int ClusterPort, ClusterAnnouncePort, ClusterAnnounceBusPort;
+    public string ClusterAnnounceIp = "", ClusterAnnounceHostname = "";
+    public bool ClusterRequireFullCoverage = true, ClusterAllowReadsWhenDown, ClusterAllowPubsubshardWhenDown = true;
+    public int ClusterReplicaValidityFactor = 10, ClusterMigrationBarrier = 1;
+    public bool ClusterAllowReplicaMigration = true, ClusterReplicaNoFailover;
+    public string ClusterPreferredEndpointType = "ip";
+    public long ClusterLinkSendbufLimit;
 }
+
+public enum AppendFsync { No, Always, EverySec }

@@ -21,6 +21,8 @@ public enum ClientFlags
     Paused = 1024,
     Blocked = 2048,
     Protected = 4096,   // runs a busy script: not read from or freed until the script ends
+    Asking = 8192,      // ASKING: the next command may use an importing slot
+    ReadOnlyCluster = 16384,    // READONLY: reads of my master's slots are served here
 }
 
 /// <summary>A client connection: its socket, receive and send buffers, and the session state Redis keeps per client.</summary>
@@ -58,6 +60,9 @@ public sealed class Client
 
     /// <summary>Arguments held outside the receive buffer: a blocked command run again, a queued MULTI command.</summary>
     public byte[][] ArgOverride;
+
+    /// <summary>The hash slot of the last routed command's keys (c->slot), -1 when it had none.</summary>
+    public int ClusterSlot = -1;
 
     /// <summary>The client that runs a script's redis.call commands (MONITOR shows it as "lua").</summary>
     public bool IsScriptClient;

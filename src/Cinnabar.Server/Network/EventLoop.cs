@@ -121,7 +121,11 @@ public sealed unsafe class EventLoop
             var c = clientsByFd[(int)tag];
             if (c == null) continue;
             if ((flags & (Native.EPOLLIN | Native.EPOLLERR | Native.EPOLLHUP)) != 0) HandleReadable(c);
-            if ((flags & Native.EPOLLOUT) != 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
+            if ((flags & Native.EPOLLOUT) != 0 && (c.Flags & ClientFlags.Closed) == 0)
+            {
+                server.FlushAofBeforeReplies();   // a reply never leaves before the write it acknowledges
+                WriteToClient(c);
+            }
         }
     }
 
@@ -259,6 +263,7 @@ public sealed unsafe class EventLoop
 
     void FlushPendingWrites()
     {
+        server.FlushAofBeforeReplies();   // beforeSleep: the AOF is written (and fsynced with always) before replies go out
         for (int i = 0; i < pendingWrites.Count; i++)
         {
             var c = pendingWrites[i];

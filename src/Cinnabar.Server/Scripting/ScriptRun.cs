@@ -60,6 +60,8 @@ public sealed class ScriptRun
     public bool TimedOut, Killed, WriteDirty;
     public string KilledAt;        // "source:line" where SCRIPT KILL stopped it
     public int ReplFlags;
+    public int ClusterSlot;        // the slot the script's keys are in so far (-1: none yet)
+    public bool AllowCrossSlot;
 
     public void Start(Client caller, LuaEngine engine, string name, bool isEval, bool readOnly, bool allowOom, bool oom)
     {
@@ -74,6 +76,7 @@ public sealed class ScriptRun
         TimedOut = Killed = WriteDirty = false;
         KilledAt = null;
         ReplFlags = 3;
+        ClusterSlot = caller.ClusterSlot;
     }
 
     public long ElapsedMs => (Stopwatch.GetTimestamp() - StartTicks) * 1000 / Stopwatch.Frequency;

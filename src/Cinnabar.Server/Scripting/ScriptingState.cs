@@ -160,6 +160,8 @@ public sealed class ScriptingState
             // runs: redis-server 7.0.15 does not refuse it either.
             if ((flags & ScriptFlags.NoWrites) == 0) return "OOM command not allowed when used memory > 'maxmemory'.";
         }
+        if (Server.ClusterEnabled && (flags & ScriptFlags.NoCluster) != 0)
+            return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
         if ((flags & ScriptFlags.NoWrites) == 0 && ro)
             return "ERR Can not execute a script with write flag using *_ro command.";
         return null;
@@ -177,6 +179,7 @@ public sealed class ScriptingState
             readOnly: ro || (!compat && (flags & ScriptFlags.NoWrites) != 0),
             allowOom: !compat && (flags & ScriptFlags.AllowOom) != 0,
             oom: Server.Settings.MaxMemory > 0 && !Server.EnsureMemory());
+        run.AllowCrossSlot = compat || (flags & ScriptFlags.AllowCrossSlotKeys) != 0;
         Current = run;
         try
         {
@@ -216,11 +219,15 @@ public sealed class ScriptingState
         if (!run.AllowOom && server.Settings.MaxMemory > 0 && !run.WriteDirty && run.Oom && (cmd.Flags & CommandFlags.DenyOom) != 0)
             return "-OOM command not allowed when used memory > 'maxmemory'.";
         if (write) run.WriteDirty = true;
+        if (server.ClusterEnabled && server.ScriptClusterCheck(sc, run.Caller, cmd, ref run.ClusterSlot, run.AllowCrossSlot) is string clusterError)
+            return clusterError;
 
         sc.LastCommand = cmd.FullName;
         sc.ClearRedactions();
         long errorsBefore = server.Stats.TotalErrorReplies;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool propagate = server.Prop.Enabled;
+        if (propagate) server.Prop.BeginCall((PropagateTarget)(run.ReplFlags & 3));
         try
         {
             cmd.Handler(sc);
@@ -230,6 +237,8 @@ public sealed class ScriptingState
             server.Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
             sc.Error("ERR internal error while executing '" + cmd.FullName + "'");
         }
+        // Redis 7.0 replicates scripts by their effects: each write the script makes is propagated.
+        if (propagate) server.Prop.EndCall(sc, cmd);
         long usec = (System.Diagnostics.Stopwatch.GetTimestamp() - start) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency;
         server.FeedMonitorsAfterCall(sc, cmd);
         cmd.Calls++;

@@ -8,13 +8,13 @@ namespace Cinnabar.Server;
 
 /// <summary>
 /// BGSAVE and the save points (rdb.c's rdbSaveBackground and backgroundSaveDoneHandler, serverCron's save
-/// rules), with a <see cref="RdbSnapshotJob"/> where Redis forks a child.
+/// rules), with a <see cref="SnapshotJob"/> where Redis forks a child.
 /// </summary>
 public sealed partial class CinnabarServer
 {
     const int BgsaveRetryDelaySeconds = 5;   // CONFIG_BGSAVE_RETRY_DELAY
 
-    RdbSnapshotJob rdbJob;
+    SnapshotJob rdbJob;
     string rdbJobTempPath;
     long rdbJobStartUnix = -1;
     long dirtyBeforeBgsave;
@@ -31,10 +31,10 @@ public sealed partial class CinnabarServer
     public long CurrentSaveKeysTotal => rdbJob?.KeysTotal ?? 0;
 
     /// <summary>Whether the event loop should not sleep: a snapshot has keys left to encode.</summary>
-    public bool BackgroundWorkPending => rdbJob != null && rdbJob.NeedsLoopTime;
+    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime) || (aof != null && aof.RewriteNeedsLoopTime);
 
     /// <summary>Another job owns the keyspace snapshot (an AOF rewrite will say so here too).</summary>
-    public bool ChildActive => rdbJob != null;
+    public bool ChildActive => rdbJob != null || (aof != null && aof.RewriteInProgress);
 
     /// <summary>rdbSaveBackground: starts a BGSAVE; the error text when it cannot start.</summary>
     public string StartBackgroundSave()
@@ -61,13 +61,13 @@ public sealed partial class CinnabarServer
         string final = RdbPath;
         bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
         bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
-        rdbJob = new RdbSnapshotJob(Dbs, w, fs, output =>
+        rdbJob = new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), fs, output =>
         {
             var file = (FileStream)output;
             file.Flush(flushToDisk: true);
             file.Dispose();
             File.Move(tmp, final, overwrite: true);
-        }, "bgsave", lru, lfu, Settings.LfuDecayTime, RdbKeySaveDelayMicros);
+        }, "bgsave", RdbKeySaveDelayMicros);
         rdbJobTempPath = tmp;
         rdbJobStartUnix = lastBgsaveTryUnix;
         dirtyBeforeBgsave = DirtyCounter;
@@ -82,6 +82,7 @@ public sealed partial class CinnabarServer
     /// <summary>Called before the loop sleeps: encodes keys for a running snapshot for up to a slice of time.</summary>
     public void StepBackgroundJobs(bool hadEvents)
     {
+        if (aof != null && aof.RewriteInProgress) aof.StepRewrite(Stopwatch.GetTimestamp() + Stopwatch.Frequency / (hadEvents ? 1000 : 100));
         if (rdbJob == null) return;
         // With clients waiting, take ~1 ms per loop pass; idle, take more so the save ends sooner.
         long budget = Stopwatch.Frequency / (hadEvents ? 1000 : 100);
@@ -161,6 +162,7 @@ public sealed partial class CinnabarServer
             if (rdbJob.Finished) BackgroundSaveDone();
             return;
         }
+        if (ChildActive) return;   // an AOF rewrite holds the keyspace snapshot
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (bgsaveScheduled && (now - lastBgsaveTryUnix > BgsaveRetryDelaySeconds || LastBgsaveStatusOk == 1))
         {

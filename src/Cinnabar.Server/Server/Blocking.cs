@@ -160,6 +160,8 @@ public sealed partial class CinnabarServer
         var previous = CurrentClient;
         CurrentClient = c;
         long errorsBefore = Stats.TotalErrorReplies;
+        bool propagate = Prop.Enabled;
+        if (propagate) Prop.BeginCall();
         try
         {
             cmd.Handler(c);
@@ -172,6 +174,12 @@ public sealed partial class CinnabarServer
         finally
         {
             CurrentClient = previous;
+            if (propagate)
+            {
+                // Each served client is its own unit: BLPOP → LPOP, never joined to the push that woke it.
+                Prop.EndCall(c, cmd);
+                Prop.PropagatePending();
+            }
         }
         // Served (not blocked again): the call counts now; total_commands_processed counted it when it arrived.
         if (!c.Reblocked)
@@ -217,8 +225,8 @@ public sealed partial class CinnabarServer
         ProcessInput(c);
     }
 
-    /// <summary>CLIENT UNBLOCK ... ERROR.</summary>
-    public void UnblockWithError(Client c)
+    /// <summary>CLIENT UNBLOCK ... ERROR, and cluster redirects of blocked clients.</summary>
+    public void UnblockWithError(Client c, string error = "UNBLOCKED client unblocked via CLIENT UNBLOCK")
     {
         if (c.BlockedCommand != null)
         {
@@ -226,7 +234,7 @@ public sealed partial class CinnabarServer
             c.BlockedCommand.FailedCalls++;
         }
         RemoveBlocked(c);
-        c.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        c.Error(error);
         Loop.MarkPendingWrite(c);
         ProcessInput(c);
     }

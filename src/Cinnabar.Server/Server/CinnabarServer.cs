@@ -39,9 +39,12 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     bool pauseWritesOnly;
     readonly List<Client> pausedClients = new();
 
+    public readonly Propagator Prop;
+
     public CinnabarServer()
     {
         Commands = new CommandTable(this);
+        Prop = new Propagator(this);
     }
 
     public void InitDatabases()
@@ -104,6 +107,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
                 break;
             }
             ProcessCommand(c);
+            // resetClient: ASKING lasts one command, or until EXEC/DISCARD inside MULTI.
+            if ((c.Flags & ClientFlags.Asking) != 0 && !c.InMulti && c.LastCommand != "asking") c.Flags &= ~ClientFlags.Asking;
         }
         if (c.Reply.Pending > 0) Loop.MarkPendingWrite(c);
         if ((c.Flags & (ClientFlags.Closed | ClientFlags.Blocked)) == 0) req.TrimIfIdle();
@@ -134,15 +139,23 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "NOAUTH Authentication required.", replyMark);
             return;
         }
+        c.ClusterSlot = -1;
+        if (NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd, out c.ClusterSlot) is string redirect)
+        {
+            if (cmd.FullName == "exec") DiscardTransaction(c);
+            cmd.RejectedCalls++;
+            Reject(c, redirect, replyMark);
+            return;
+        }
         if (Settings.MaxMemory > 0 && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
         {
             cmd.RejectedCalls++;
             Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
             return;
         }
-        if (LastBgsaveStatusOk == 0
+        if ((LastBgsaveStatusOk == 0 || AofWriteError)
             && ((cmd.Flags & CommandFlags.Write) != 0 || cmd.FullName == "ping" || (cmd.FullName == "exec" && QueuedWrites(c)))
-            && DiskErrorDeniesWrites() is string diskError)
+            && (DiskErrorDeniesWrites() ?? AofDiskError()) is string diskError)
         {
             cmd.RejectedCalls++;
             Reject(c, diskError, replyMark);
@@ -183,6 +196,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         c.ClearRedactions();
         long errorsBefore = Stats.TotalErrorReplies;
+        bool propagate = Prop.Enabled;
+        if (propagate) Prop.BeginCall();
         long start = Stopwatch.GetTimestamp();
         try
         {
@@ -193,6 +208,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             // A bug in one command must not take the server and everyone's data down with it.
             Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
             c.Error("ERR internal error while executing '" + cmd.FullName + "'");
+        }
+        if (propagate)
+        {
+            Prop.EndCall(c, cmd);
+            Prop.PropagatePending();
         }
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
@@ -316,12 +336,19 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if (c.Queued == null) return false;
         foreach (var queued in c.Queued)
         {
-            var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
-            if (q != null && q.Subcommands != null && queued.Length > 1)
-                q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+            var q = LookupQueued(queued);
             if (q != null && (q.Flags & flags) != 0) return true;
         }
         return false;
+    }
+
+    /// <summary>The command (or subcommand) of a request queued by MULTI.</summary>
+    Command LookupQueued(byte[][] queued)
+    {
+        var q = Commands.Find(System.Text.Encoding.Latin1.GetString(queued[0]).ToLowerInvariant());
+        if (q != null && q.Subcommands != null && queued.Length > 1)
+            q = q.Subcommands.GetValueOrDefault(System.Text.Encoding.Latin1.GetString(queued[1]).ToLowerInvariant()) ?? q;
+        return q;
     }
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
@@ -367,6 +394,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     public void KeyExpired(Db db, byte[] key)
     {
         Stats.ExpiredKeys++;
+        if (Prop.Enabled) Prop.AlsoDelete(db.Id, key, Settings.LazyfreeLazyExpire);
         Notify(Cinnabar.Server.Config.KeyspaceEvents.Expired, "expired", key, db.Id);
         KeyModified(db, key);
     }
@@ -406,9 +434,14 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         {
             long start = Stopwatch.GetTimestamp();
             long deadline = Environment.TickCount64 + Math.Max(1, 250 / Math.Max(1, Settings.Hz));
-            foreach (var db in Dbs) db.ActiveExpire(deadline);
+            foreach (var db in Dbs)
+            {
+                db.ActiveExpire(deadline);
+                if (Prop.Enabled) Prop.PropagatePending(noMulti: true);   // each expired key on its own, never wrapped
+            }
             Stats.ExpireCycleCpuMs += (Stopwatch.GetTimestamp() - start) * 1000 / Stopwatch.Frequency;
         }
+        if (aof != null) aof.Cron();
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;

@@ -55,6 +55,12 @@ public sealed partial class CinnabarServer
         var key = bestDb.Table.At(bestIndex).Key;
         bestDb.RemoveIndex(bestIndex);
         Stats.EvictedKeys++;
+        if (Prop.Enabled)
+        {
+            // Redis propagates each eviction as its own unit (propagatePendingCommands after each key).
+            Prop.AlsoDelete(bestDb.Id, key, Settings.LazyfreeLazyEviction);
+            Prop.PropagatePending();
+        }
         Notify(Cinnabar.Server.Config.KeyspaceEvents.Evicted, "evicted", key, bestDb.Id);
         KeyModified(bestDb, key);
         return true;

@@ -48,7 +48,7 @@ public static class Info
                 case "commandstats": CommandStats(s, sb); break;
                 case "errorstats": ErrorStats(s, sb); break;
                 case "latencystats": sb.Append("# Latencystats\r\n"); break;
-                case "cluster": sb.Append("# Cluster\r\n").Append("cluster_enabled:0\r\n"); break;
+                case "cluster": sb.Append("# Cluster\r\n").Append(s.ClusterEnabled ? "cluster_enabled:1\r\n" : "cluster_enabled:0\r\n"); break;
                 case "keyspace": Keyspace(s, sb); break;
             }
         }
@@ -109,7 +109,7 @@ public static class Info
         }
         sb.Append("# Clients\r\n");
         Field(sb, "connected_clients", s.Clients.Count);
-        Field(sb, "cluster_connections", 0);
+        Field(sb, "cluster_connections", s.ClusterConnections());
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
         Field(sb, "client_recent_max_output_buffer", maxOut);
@@ -244,18 +244,10 @@ public static class Info
         Field(sb, "rdb_last_cow_size", 0);
         Field(sb, "rdb_last_load_keys_expired", 0);
         Field(sb, "rdb_last_load_keys_loaded", 0);
-        Field(sb, "aof_enabled", 0);
-        Field(sb, "aof_rewrite_in_progress", 0);
-        Field(sb, "aof_rewrite_scheduled", 0);
-        Field(sb, "aof_last_rewrite_time_sec", -1);
-        Field(sb, "aof_current_rewrite_time_sec", -1);
-        Field(sb, "aof_last_bgrewrite_status", "ok");
-        Field(sb, "aof_rewrites", 0);
-        Field(sb, "aof_rewrites_consecutive_failures", 0);
-        Field(sb, "aof_last_write_status", "ok");
-        Field(sb, "aof_last_cow_size", 0);
+        foreach (var (name, value) in s.Aof.InfoFields()) Field(sb, name, value);
         Field(sb, "module_fork_in_progress", 0);
         Field(sb, "module_fork_last_cow_size", 0);
+        foreach (var (name, value) in s.Aof.InfoFieldsWhenEnabled()) Field(sb, name, value);
         if (s.Loading) s.AppendLoadingInfo(sb);
     }
 

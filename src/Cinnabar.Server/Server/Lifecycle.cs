@@ -6,7 +6,7 @@ namespace Cinnabar.Server;
 /// <summary>Startup and shutdown as redis-server logs and performs them.</summary>
 public sealed partial class CinnabarServer
 {
-    public string ModeName => "standalone";
+    public string ModeName => ClusterEnabled ? "cluster" : "standalone";
 
     PosixSignalRegistration sigterm, sigint;
 
@@ -30,6 +30,7 @@ public sealed partial class CinnabarServer
             Log.Warning("Configuration loaded");
         Log.Role = 'M';
         Log.Notice("monotonic clock: POSIX clock_gettime");
+        if (Config.GetValue("cluster-enabled") == "yes") EnableClusterRouting();
         InitDatabases();
         Loop = new EventLoop(this);
         int bound = 0;
@@ -51,12 +52,13 @@ public sealed partial class CinnabarServer
             Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
             return 1;
         }
+        if (Settings.ClusterEnabled && !StartCluster()) return 1;
         if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
             Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
         else
-            Log.Notice($"Running mode=standalone, port={Settings.Port}.");
+            Log.Notice($"Running mode={ModeName}, port={Settings.Port}.");
         Log.Warning("Server initialized");
-        if (!LoadDataFromDisk()) return 1;
+        if (!LoadPersistedData()) return 1;
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });
@@ -115,6 +117,7 @@ public sealed partial class CinnabarServer
             Log.Warning("There is a child saving an .rdb. Killing it!");
             KillBackgroundSave();
         }
+        aof?.OnShutdown();
         if (!nosave && (HasSavePoints || save))
         {
             Log.Notice("Saving the final RDB snapshot before exiting.");

@@ -50,14 +50,17 @@ public sealed class Log
     public void WriteRaw(string text)
     {
         var bytes = Encoding.Latin1.GetBytes(text);
-        try
+        lock (this)   // the cluster bus thread logs too
         {
-            output.Write(bytes);
-            output.Flush();
-        }
-        catch (IOException)
-        {
-            // A closed stdout must not bring the server down.
+            try
+            {
+                output.Write(bytes);
+                output.Flush();
+            }
+            catch (IOException)
+            {
+                // A closed stdout must not bring the server down.
+            }
         }
     }
 }

@@ -280,7 +280,8 @@ public sealed partial class CinnabarServer
                 long.TryParse(v, out long used);
                 log.Notice($"RDB memory usage when created {(used / (1024.0 * 1024)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)} Mb");
             }
-            else if (k is "repl-stream-db" or "repl-id" or "repl-offset" or "lua" or "aof-preamble" or "aof-base" or "redis-bits") { }
+            else if (k == "aof-base") { if (long.TryParse(v, out long b) && b != 0) log.Notice("RDB is base AOF"); }
+            else if (k is "repl-stream-db" or "repl-id" or "repl-offset" or "lua" or "aof-preamble" or "redis-bits") { }
             else log.Debug($"Unrecognized RDB AUX field: '{k}'");
         }
 

@@ -99,6 +99,8 @@ public sealed partial class CinnabarServer
                 c.LastCommand = cmd.FullName;
                 c.ClearRedactions();
                 long errorsBefore = Stats.TotalErrorReplies;
+                bool propagate = Prop.Enabled;
+                if (propagate) Prop.BeginCall();
                 try
                 {
                     cmd.Handler(c);
@@ -108,6 +110,7 @@ public sealed partial class CinnabarServer
                     Log.Warning($"Internal error in command '{cmd.FullName}': {e}");
                     c.Error("ERR internal error while executing '" + cmd.FullName + "'");
                 }
+                if (propagate) Prop.EndCall(c, cmd);
                 FeedMonitorsAfterCall(c, cmd);
                 cmd.Calls++;
                 if (Stats.TotalErrorReplies != errorsBefore) cmd.FailedCalls++;

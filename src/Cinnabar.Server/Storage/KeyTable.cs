@@ -9,7 +9,7 @@ namespace Cinnabar.Server.Storage;
 /// sampling; keys with a TTL are also kept in a dense list so expiry and volatile eviction sample them
 /// directly, as Redis samples its expires dict.
 /// </summary>
-public sealed class KeyTable
+public sealed partial class KeyTable
 {
     public struct Entry
     {
@@ -55,8 +55,9 @@ public sealed class KeyTable
     int[] volatileList = new int[16];
     public int VolatileCount;
 
-    public KeyTable(int capacity = 16)
+    public KeyTable(int capacity = 16, bool? trackSlots = null)
     {
+        if (trackSlots ?? TrackSlots) slots = new SlotIndex();
         int size = 16;
         while (size < capacity) size <<= 1;
         buckets = new int[size];
@@ -176,12 +177,14 @@ public sealed class KeyTable
         entry.Access = 0;
         entry.SnapshotMark = Mark;
         bucket = index + 1;
+        slots?.Link(index, key, entries.Length);
         return index;
     }
 
     public void RemoveAt(int index)
     {
         ref Entry entry = ref entries[index];
+        slots?.Unlink(index, entry.Key);
         ref int link = ref buckets[entry.Hash & (uint)(buckets.Length - 1)];
         while (link - 1 != index) link = ref entries[link - 1].Next;
         link = entry.Next;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Cinnabar.Tests.Infrastructure;
 using Xunit;
@@ -176,45 +175,22 @@ public sealed class BackgroundSaveTests
     [Fact]
     public void FullDiskRefusesWritesUntilASaveSucceedsAgain()
     {
-        string mount = Directory.CreateTempSubdirectory("cinnabar-fulldisk-").FullName;
-        Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount);
-        try
-        {
-            string filler = Path.Combine(mount, "filler");
-            using (var f = File.Create(filler))
-            {
-                var block = new byte[64 * 1024];
-                try { while (true) f.Write(block); } catch (IOException) { }
-            }
-            using var s = new ServerProcess(Env.CinnabarServer, "--dir", mount, "--save", "1 1");
-            using var c = s.Connect();
-            for (int i = 0; i < 200; i++) Assert.Equal("+OK\r\n", c.Call("SET", $"k{i}", new string('v', 1000)));
-            Assert.True(Env.WaitUntil(() => Info(c, "rdb_last_bgsave_status") == "err", TimeSpan.FromSeconds(10)), s.Output);
-            Assert.Contains("No space left on device", s.WaitForOutput("Background saving error"));
-            Assert.StartsWith("-MISCONF Redis is configured to save RDB snapshots", c.Call("SET", "refused", "1"));
-            Assert.StartsWith("-MISCONF", c.Call("PING"));
-            Assert.Equal("$1000\r\n" + new string('v', 1000) + "\r\n", c.Call("GET", "k7"));   // reads still served
+        using var disk = new SmallDisk();
+        disk.Fill();
+        using var s = new ServerProcess(Env.CinnabarServer, "--dir", disk.Path, "--save", "1 1");
+        using var c = s.Connect();
+        for (int i = 0; i < 200; i++) Assert.Equal("+OK\r\n", c.Call("SET", $"k{i}", new string('v', 1000)));
+        Assert.True(Env.WaitUntil(() => Info(c, "rdb_last_bgsave_status") == "err", TimeSpan.FromSeconds(10)), s.Output);
+        Assert.Contains("No space left on device", s.WaitForOutput("Background saving error"));
+        Assert.StartsWith("-MISCONF Redis is configured to save RDB snapshots", c.Call("SET", "refused", "1"));
+        Assert.StartsWith("-MISCONF", c.Call("PING"));
+        Assert.Equal("$1000\r\n" + new string('v', 1000) + "\r\n", c.Call("GET", "k7"));   // reads still served
 
-            File.Delete(filler);
-            // The save point holds, so a retry comes CONFIG_BGSAVE_RETRY_DELAY (5 s) after the failed try.
-            Assert.True(Env.WaitUntil(() => Info(c, "rdb_last_bgsave_status") == "ok", TimeSpan.FromSeconds(20)), s.Output);
-            Assert.Equal("+OK\r\n", c.Call("SET", "accepted", "1"));
-            Assert.Equal("+PONG\r\n", c.Call("PING"));
-            Assert.Equal(":201\r\n", c.Call("DBSIZE"));
-        }
-        finally
-        {
-            Run("umount", "-l", mount);
-            Directory.Delete(mount, true);
-        }
-    }
-
-    static void Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        Assert.True(p.WaitForExit(10_000), $"{file} did not finish");
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {p.StandardError.ReadToEnd()}");
+        disk.Free();
+        // The save point holds, so a retry comes CONFIG_BGSAVE_RETRY_DELAY (5 s) after the failed try.
+        Assert.True(Env.WaitUntil(() => Info(c, "rdb_last_bgsave_status") == "ok", TimeSpan.FromSeconds(20)), s.Output);
+        Assert.Equal("+OK\r\n", c.Call("SET", "accepted", "1"));
+        Assert.Equal("+PONG\r\n", c.Call("PING"));
+        Assert.Equal(":201\r\n", c.Call("DBSIZE"));
     }
 }

@@ -5,9 +5,43 @@ using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server.Persistence;
 
+/// <summary>How a snapshot turns keys into bytes: an RDB file, or AOF commands (a BASE without the preamble).</summary>
+public interface ISnapshotEncoder
+{
+    /// <summary>The next keys belong to this db: <paramref name="first"/> the first time the db appears.</summary>
+    void SelectDb(int dbId, bool first, int keys, int expires);
+    void WriteKey(in KeyTable.Entry entry);
+    /// <summary>After the last key (RDB: EOF and the checksum).</summary>
+    void Finish();
+    int BufferedBytes { get; }
+    /// <summary>Hands the buffered bytes on and empties the buffer.</summary>
+    void Drain(Action<ReadOnlySpan<byte>> sink);
+}
+
+/// <summary>RDB encoding: dump.rdb, an RDB-preamble AOF BASE, a replica's full sync.</summary>
+public sealed class RdbSnapshotEncoder(RdbWriter writer, bool saveLruIdle = false, bool saveLfuFreq = false, int lfuDecayTime = 1) : ISnapshotEncoder
+{
+    public void SelectDb(int dbId, bool first, int keys, int expires)
+    {
+        if (first) writer.WriteSelectDb(dbId, keys, expires);
+        else writer.WriteSelectDbOnly(dbId);
+    }
+
+    public void WriteKey(in KeyTable.Entry entry)
+    {
+        long idle = saveLruIdle ? Lfu.LruIdleMs(entry.Access) / 1000 : -1;
+        int freq = saveLfuFreq ? Lfu.Counter(entry.Access, lfuDecayTime) : -1;
+        writer.WriteKey(entry.Key, entry.Value, entry.ExpireAt, idle, freq);
+    }
+
+    public void Finish() => writer.Finish();
+    public int BufferedBytes => writer.Buffer.Length;
+    public void Drain(Action<ReadOnlySpan<byte>> sink) => writer.Drain(sink);
+}
+
 /// <summary>
-/// What Redis forks a child for (BGSAVE, an AOF base, a replica's full sync): an RDB stream of the keyspace
-/// as it was when the job started, while the server keeps serving writes.
+/// What Redis forks a child for (BGSAVE, an AOF base, a replica's full sync): the keyspace as it was when the
+/// job started, encoded by an <see cref="ISnapshotEncoder"/>, while the server keeps serving writes.
 ///
 /// The event-loop thread encodes keys (it owns them; see <see cref="KeyspaceSnapshot"/> for how a key about
 /// to change is encoded first), in slices between client work, and hands the bytes in chunks to a writer
@@ -15,18 +49,16 @@ namespace Cinnabar.Server.Persistence;
 /// more than <see cref="MaxPendingBytes"/> behind, the loop stops encoding (keys copied because a client
 /// wrote to them still are), so memory stays bounded by the write rate, not the dataset.
 /// </summary>
-public sealed class RdbSnapshotJob : KeyspaceSnapshot.ISink
+public sealed class SnapshotJob : KeyspaceSnapshot.ISink
 {
     public const int MaxPendingBytes = 32 << 20;
     const int ChunkBytes = 256 << 10;
 
-    readonly RdbWriter writer;
+    readonly ISnapshotEncoder encoder;
     readonly KeyspaceSnapshot snapshot;
     readonly (int keys, int expires)[] sizes;
     readonly bool[] dbStarted;
-    readonly bool saveLruIdle, saveLfuFreq;
     readonly long keySaveDelayTicks;
-    readonly int lfuDecayTime;
     int currentDb = -1;
     bool encodingDone;
 
@@ -44,19 +76,14 @@ public sealed class RdbSnapshotJob : KeyspaceSnapshot.ISink
     public long KeysProcessed => snapshot.KeysSaved;
 
     /// <param name="dbs">The databases to copy.</param>
-    /// <param name="writer">An RDB writer with the header, aux fields and functions already written.</param>
+    /// <param name="encoder">Turns keys into bytes; whatever comes before the keys is already in it.</param>
     /// <param name="output">Where the bytes go; written only by the job's thread.</param>
     /// <param name="complete">Runs on the job's thread after the last byte (flush, fsync, rename).</param>
-    /// <param name="saveLruIdle">Write each key's idle time (an LRU maxmemory-policy), as rdbSaveKeyValuePair.</param>
-    /// <param name="saveLfuFreq">Write each key's LFU counter (an LFU maxmemory-policy).</param>
-    public RdbSnapshotJob(Db[] dbs, RdbWriter writer, Stream output, Action<Stream> complete, string threadName,
-        bool saveLruIdle = false, bool saveLfuFreq = false, int lfuDecayTime = 1, int keySaveDelayMicros = 0)
+    /// <param name="keySaveDelayMicros">rdb-key-save-delay: meter keys out (a testing knob).</param>
+    public SnapshotJob(Db[] dbs, ISnapshotEncoder encoder, Stream output, Action<Stream> complete, string threadName, int keySaveDelayMicros = 0)
     {
         keySaveDelayTicks = keySaveDelayMicros > 0 ? keySaveDelayMicros * Stopwatch.Frequency / 1_000_000 : 0;
-        this.saveLruIdle = saveLruIdle;
-        this.saveLfuFreq = saveLfuFreq;
-        this.lfuDecayTime = lfuDecayTime;
-        this.writer = writer;
+        this.encoder = encoder;
         this.output = output;
         this.complete = complete;
         snapshot = new KeyspaceSnapshot(dbs, this);
@@ -76,15 +103,12 @@ public sealed class RdbSnapshotJob : KeyspaceSnapshot.ISink
     {
         if (dbId != currentDb)
         {
-            if (!dbStarted[dbId]) writer.WriteSelectDb(dbId, sizes[dbId].keys, sizes[dbId].expires);
-            else writer.WriteSelectDbOnly(dbId);
+            encoder.SelectDb(dbId, !dbStarted[dbId], sizes[dbId].keys, sizes[dbId].expires);
             dbStarted[dbId] = true;
             currentDb = dbId;
         }
-        long idle = saveLruIdle ? Lfu.LruIdleMs(entry.Access) / 1000 : -1;
-        int freq = saveLfuFreq ? Lfu.Counter(entry.Access, lfuDecayTime) : -1;
-        writer.WriteKey(entry.Key, entry.Value, entry.ExpireAt, idle, freq);
-        if (writer.Buffer.Length >= ChunkBytes) HandOff();
+        encoder.WriteKey(in entry);
+        if (encoder.BufferedBytes >= ChunkBytes) HandOff();
     }
 
     /// <summary>Encodes more keys until the deadline (Stopwatch ticks); false while there is more to do.</summary>
@@ -104,7 +128,7 @@ public sealed class RdbSnapshotJob : KeyspaceSnapshot.ISink
             }
             if (snapshot.Step(slots))
             {
-                writer.Finish();
+                encoder.Finish();
                 HandOff();
                 encodingDone = true;
                 chunks.CompleteAdding();
@@ -117,7 +141,7 @@ public sealed class RdbSnapshotJob : KeyspaceSnapshot.ISink
 
     void HandOff()
     {
-        writer.Drain(span =>
+        encoder.Drain(span =>
         {
             var chunk = ArrayPool<byte>.Shared.Rent(span.Length);
             span.CopyTo(chunk);

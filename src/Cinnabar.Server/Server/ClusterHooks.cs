@@ -1,0 +1,88 @@
+using Cinnabar.Server.Cluster;
+
+namespace Cinnabar.Server;
+
+/// <summary>Where the server meets the cluster subsystem: startup, and the keyspace work the bus posts to the loop.</summary>
+public sealed partial class CinnabarServer
+{
+    /// <summary>The cluster state when cluster-enabled is yes, else null. The command path reads <c>Cluster.View</c>.</summary>
+    public ClusterState Cluster;
+
+    /// <summary>clusterInit: nodes.conf locked and loaded (or created), the bus port bound, the bus thread started.</summary>
+    bool StartCluster()
+    {
+        if (Settings.ClusterPort == 0 && Settings.Port > 65535 - 10000)
+        {
+            Log.Warning("Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.");
+            return false;
+        }
+        var state = new ClusterState(this);
+        state.Bus = new ClusterBus(state, Log);
+        if (!state.Init()) return false;
+        int busPort = state.BusPort;
+        int bound = 0;
+        foreach (var addr in Settings.Bind)
+        {
+            bool optional = addr.StartsWith('-');
+            string host = optional ? addr[1..] : addr;
+            if (host == "*") host = "0.0.0.0";
+            else if (host == "::*") host = "::";
+            string err = state.Bus.Listen(host, busPort, Settings.TcpBacklog);
+            if (err == null) { bound++; continue; }
+            if (optional && (err.Contains("Address family") || err.Contains("Cannot assign"))) continue;
+            Log.Warning($"Warning: Could not create server TCP listening socket {(host.Contains(':') ? "[" + host + "]" : host)}:{busPort}: {err}");
+            Log.Warning($"Failed listening on port {busPort} (cluster), aborting.");
+            return false;
+        }
+        if (bound == 0)
+        {
+            Log.Warning($"Failed listening on port {busPort} (cluster), aborting.");
+            return false;
+        }
+        Cluster = state;
+        state.Bus.Start();
+        return true;
+    }
+
+    /// <summary>delKeysInSlot: drops the keys of a slot this node lost (each propagated as a DEL).</summary>
+    public void ClusterDeleteKeysInSlot(int slot)
+    {
+        var db = Dbs[0];
+        var doomed = db.Table.EntriesInSlot(slot).Select(i => db.Table.At(i).Key).ToArray();
+        foreach (var key in doomed)
+        {
+            if (!db.Delete(key)) continue;
+            if (Prop.Enabled) Prop.AlsoDelete(0, key, Settings.LazyfreeLazyServerDel);
+            Notify(Cinnabar.Server.Config.KeyspaceEvents.Generic, "del", key, 0);
+            KeyModified(db, key);
+            Dirty();
+        }
+        if (Prop.Enabled) Prop.PropagatePending(noMulti: true);
+    }
+
+    /// <summary>countKeysInSlot (db 0), from the per-slot key index.</summary>
+    public long ClusterCountKeysInSlot(int slot) => Dbs[0].Table.CountInSlot(slot);
+
+    /// <summary>emptyData after CLUSTER RESET of a replica.</summary>
+    public void ClusterFlushAll()
+    {
+        foreach (var db in Dbs) db.Clear();
+    }
+
+    /// <summary>PUBLISH / SPUBLISH in cluster mode also go to the other nodes over the bus.</summary>
+    public void ClusterPropagatePublish(ReadOnlySpan<byte> channel, ReadOnlySpan<byte> message, bool shard)
+    {
+        var state = Cluster;
+        if (state == null) return;
+        lock (state.Sync) state.PropagatePublish(channel, message, shard);
+        state.Bus.Wake();
+    }
+
+    /// <summary>INFO clients' cluster_connections: getClusterConnectionsCount, two descriptors per known peer.</summary>
+    public int ClusterConnections()
+    {
+        var state = Cluster;
+        if (state == null) return 0;
+        lock (state.Sync) return (state.Nodes.Count - 1) * 2;
+    }
+}
