@@ -3,6 +3,8 @@
 
 Subcommands:
   gen KEYS VALUE_SIZE      write RESP "SET key:NNNNNNN <value>" commands to stdout
+  gen-mixed KEYS           write RESP commands for the persistence data set: 70% strings of about
+                           100 bytes, 10% small hashes, 10% small lists, 10% small zsets
   report RAW_TSV OUT_JSON  aggregate the raw records written by run.sh,
                            print the comparison table and write JSON
 """
@@ -29,6 +31,63 @@ def gen(keys, size):
     out.flush()
 
 
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def gen_mixed(keys):
+    """Deterministic: the same commands for every server. Strings are 90-110 bytes of mixed text and
+    digits (words and numbers: LZF saves a little, as on real text); hashes have 5 fields, lists 8 elements,
+    zsets 6 members, all small enough for the listpack encodings."""
+    out = sys.stdout.buffer
+    n_str = keys * 7 // 10
+    n_each = (keys - n_str) // 3
+    n_str = keys - 3 * n_each
+    words = [b"alpha", b"bravo", b"charlie", b"delta", b"echo", b"foxtrot", b"golf", b"hotel"]
+    buf = []
+
+    def flush(force=False):
+        if force or len(buf) >= 4096:
+            out.write(b"".join(buf))
+            buf.clear()
+
+    x = 12345
+    for i in range(n_str):
+        size = 90 + (i * 7919) % 21
+        parts = []
+        length = 0
+        while length < size:
+            x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+            parts.append(b"%s%d " % (words[x >> 61], (x >> 20) & 0xFFFFF))
+            length += len(parts[-1])
+        val = b"".join(parts)[:size]
+        buf.append(resp(b"SET", b"str:%07d" % i, val))
+        flush()
+    for i in range(n_each):
+        args = [b"HSET", b"hash:%07d" % i]
+        for f in range(5):
+            args += [b"field%d" % f, b"%s-%d" % (words[(i + f) % 8], i * 31 + f)]
+        buf.append(resp(*args))
+        flush()
+    for i in range(n_each):
+        args = [b"RPUSH", b"list:%07d" % i]
+        for e in range(8):
+            args.append(b"item-%d-%s" % (i + e, words[e]))
+        buf.append(resp(*args))
+        flush()
+    for i in range(n_each):
+        args = [b"ZADD", b"zset:%07d" % i]
+        for m in range(6):
+            score = b"%d" % (i + m) if m % 2 == 0 else b"%d.5" % (i * 3 + m)
+            args += [score, b"member-%s-%d" % (words[m], i % 1000)]
+        buf.append(resp(*args))
+        flush()
+    flush(True)
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
@@ -53,6 +112,8 @@ def report(raw_path, out_path):
     order = []
     mem = {}
     start = {}
+    persist = {}
+    persist_errors = []
     with open(raw_path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
@@ -87,6 +148,30 @@ def report(raw_path, out_path):
             elif typ == "start":
                 _, kind, trial, ms = parts
                 start.setdefault(kind, []).append(float(ms))
+            elif typ in ("psave", "pbgsave"):
+                _, kind, trial, ms, ticks, status = parts
+                if status == "ok":
+                    persist.setdefault(typ[1:], {}).setdefault(kind, []).append((float(ms), int(ticks)))
+                else:
+                    persist_errors.append("%s %s: %s" % (typ[1:], kind, status))
+            elif typ == "pload":
+                _, kind, trial, ms, loaded, status = parts
+                if status == "ok":
+                    persist.setdefault("load", {}).setdefault(kind, []).append(
+                        (float(ms), float(loaded) if loaded else None))
+                else:
+                    persist_errors.append("load %s: %s" % (kind, status))
+            elif typ == "psize":
+                _, kind, size = parts
+                persist.setdefault("size", {})[kind] = int(size) if size else None
+            elif typ == "pbench":
+                _, kind, mode, rps, ticks, reqs, wall, saves, status = parts
+                if status == "ok":
+                    persist.setdefault("bench", {}).setdefault(mode, {})[kind] = {
+                        "ops_per_sec": float(rps), "cpu_ticks": int(ticks), "requests": int(reqs),
+                        "wall_seconds": float(wall), "bgsaves_started": int(saves)}
+                else:
+                    persist_errors.append("SET P16 %s %s: %s" % (mode, kind, status))
 
     def agg(runs):
         ok = [r for r in runs if r["status"] == "ok" and r["ops_per_sec"] is not None]
@@ -144,6 +229,51 @@ def report(raw_path, out_path):
             }
         startup["ratio"] = ratio(startup["cinnabar"]["ms_median"], startup["redis"]["ms_median"])
 
+    persistence = None
+    if persist:
+        def med(xs):
+            xs = [x for x in xs if x is not None]
+            return statistics.median(xs) if xs else None
+
+        persistence = {"keys": int(os.environ.get("BENCH_PERSIST_KEYS", "0")), "errors": persist_errors}
+        for op in ("save", "bgsave"):
+            if op in persist:
+                d = {}
+                for kind in ("redis", "cinnabar"):
+                    t = persist[op].get(kind, [])
+                    d[kind] = {"ms_median": rnd(med([x[0] for x in t]), 1),
+                               "cpu_seconds_median": rnd(med([x[1] / clk for x in t]), 3),
+                               "trials_ms": [x[0] for x in t]}
+                d["ratio"] = ratio(d["cinnabar"]["ms_median"], d["redis"]["ms_median"])
+                d["cpu_ratio"] = ratio(d["cinnabar"]["cpu_seconds_median"], d["redis"]["cpu_seconds_median"])
+                persistence[op] = d
+        if "load" in persist:
+            d = {}
+            for kind in ("redis", "cinnabar"):
+                t = persist["load"].get(kind, [])
+                d[kind] = {"pong_ms_median": rnd(med([x[0] for x in t]), 1),
+                           "logged_load_s_median": rnd(med([x[1] for x in t]), 3),
+                           "trials_pong_ms": [x[0] for x in t]}
+            d["ratio"] = ratio(d["cinnabar"]["pong_ms_median"], d["redis"]["pong_ms_median"])
+            d["logged_ratio"] = ratio(d["cinnabar"]["logged_load_s_median"], d["redis"]["logged_load_s_median"])
+            persistence["load"] = d
+        if "size" in persist:
+            sz = persist["size"]
+            persistence["rdb_bytes"] = {"redis": sz.get("redis"), "cinnabar": sz.get("cinnabar"),
+                                        "ratio": ratio(sz.get("cinnabar"), sz.get("redis"))}
+        if "bench" in persist:
+            b = persist["bench"]
+            d = {}
+            for kind in ("redis", "cinnabar"):
+                idle = b.get("idle", {}).get(kind)
+                bg = b.get("bgsave", {}).get(kind)
+                d[kind] = {"idle": idle, "bgsave": bg,
+                           "bgsave_vs_idle": ratio(bg["ops_per_sec"], idle["ops_per_sec"]) if idle and bg else None}
+            for mode in ("idle", "bgsave"):
+                r, c = b.get(mode, {}).get("redis"), b.get(mode, {}).get("cinnabar")
+                d[mode + "_ratio"] = ratio(c["ops_per_sec"], r["ops_per_sec"]) if r and c else None
+            persistence["set_p16"] = d
+
     meta = {
         "date": os.environ.get("BENCH_DATE"),
         "quick": os.environ.get("BENCH_QUICK") == "1",
@@ -160,7 +290,8 @@ def report(raw_path, out_path):
         "loadavg_at_start": os.environ.get("BENCH_LOADAVG"),
     }
 
-    doc = {"meta": meta, "throughput": throughput, "memory": memory, "startup": startup}
+    doc = {"meta": meta, "throughput": throughput, "memory": memory, "startup": startup,
+           "persistence": persistence}
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     tmp = out_path + ".tmp"
     with open(tmp, "w") as f:
@@ -230,6 +361,55 @@ def report(raw_path, out_path):
         print("startup to first PONG (median of %d, min in parens): redis %s ms (%s), cinnabar %s ms (%s), ratio %s"
               % (len(r["trials_ms"]), fmt_num(r["ms_median"], ".1f"), fmt_num(r["ms_min"], ".1f"),
                  fmt_num(c["ms_median"], ".1f"), fmt_num(c["ms_min"], ".1f"), fmt_ratio(startup["ratio"])))
+    if persistence:
+        p = persistence
+        print()
+        print("persistence (%d keys: 70%% strings ~100 B, 10%% each small hashes, lists, zsets; medians):"
+              % p["keys"])
+        hdr = ["what", "redis", "cinnabar", "ratio", "redis cpu", "cinnabar cpu", "ratio"]
+        rows = []
+
+        def secs(ms):
+            return "n/a" if ms is None else "%.3f s" % (ms / 1000.0)
+
+        def cpu(v):
+            return "n/a" if v is None else "%.2f s" % v
+        for op, label in (("save", "SAVE"), ("bgsave", "BGSAVE (until rdb_bgsave_in_progress:0)")):
+            if op in p:
+                d = p[op]
+                rows.append([label, secs(d["redis"]["ms_median"]), secs(d["cinnabar"]["ms_median"]), fmt_ratio(d["ratio"]),
+                             cpu(d["redis"]["cpu_seconds_median"]), cpu(d["cinnabar"]["cpu_seconds_median"]),
+                             fmt_ratio(d["cpu_ratio"])])
+        if "load" in p:
+            d = p["load"]
+            rows.append(["load: start to first PONG", secs(d["redis"]["pong_ms_median"]), secs(d["cinnabar"]["pong_ms_median"]),
+                         fmt_ratio(d["ratio"]), "", "", ""])
+            lr, lc = d["redis"]["logged_load_s_median"], d["cinnabar"]["logged_load_s_median"]
+            rows.append(["load: 'DB loaded from disk' (logged)", "n/a" if lr is None else "%.3f s" % lr,
+                         "n/a" if lc is None else "%.3f s" % lc, fmt_ratio(d["logged_ratio"]), "", "", ""])
+        if "rdb_bytes" in p:
+            d = p["rdb_bytes"]
+
+            def mb(v):
+                return "n/a" if v is None else "%.1f MB" % (v / 1e6)
+            rows.append(["dump.rdb size", mb(d["redis"]), mb(d["cinnabar"]), fmt_ratio(d["ratio"]), "", "", ""])
+        if "set_p16" in p:
+            d = p["set_p16"]
+            for mode, label in (("idle", "SET P16 ops/s, no save running"), ("bgsave", "SET P16 ops/s, BGSAVE running")):
+                r, c = d["redis"][mode], d["cinnabar"][mode]
+                rows.append([label, fmt_num(r and r["ops_per_sec"], ",.0f"), fmt_num(c and c["ops_per_sec"], ",.0f"),
+                             fmt_ratio(d[mode + "_ratio"]), "", "", ""])
+            rows.append(["SET P16 during BGSAVE vs none", fmt_ratio(d["redis"]["bgsave_vs_idle"]),
+                         fmt_ratio(d["cinnabar"]["bgsave_vs_idle"]), "", "", "", ""])
+        widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+        print(" | ".join([hdr[0].ljust(widths[0])] + [h.rjust(w) for h, w in zip(hdr[1:], widths[1:])]))
+        print("-+-".join("-" * w for w in widths))
+        for row in rows:
+            print(" | ".join([str(row[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(row[1:], widths[1:])]))
+        print("time ratios: cinnabar / redis, lower is better; ops/s ratios: higher is better."
+              " CPU includes Redis's fork child.")
+        for e in p["errors"]:
+            print("persistence: " + e)
     print()
     print("JSON written to %s" % out_path)
 
@@ -237,6 +417,8 @@ def report(raw_path, out_path):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "gen" and len(argv) == 4:
         gen(int(argv[2]), int(argv[3]))
+    elif len(argv) >= 2 and argv[1] == "gen-mixed" and len(argv) == 3:
+        gen_mixed(int(argv[2]))
     elif len(argv) >= 2 and argv[1] == "report" and len(argv) == 4:
         report(argv[2], argv[3])
     else:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compare Cinnabar against redis-server: throughput (redis-benchmark), server CPU
-# time per request, memory for 1M keys, and startup time. See bench/README.md.
+# time per request, memory for 1M keys, startup time, and RDB persistence (SAVE,
+# BGSAVE, loading at startup, file size, throughput during BGSAVE). See bench/README.md.
 #
 #   bench/run.sh                                  # full run
 #   QUICK=1 bench/run.sh                          # smoke run (-n 100000)
@@ -23,7 +24,7 @@ if [[ $QUICK == 1 ]]; then N=${N:-100000}; else N=${N:-1000000}; fi
 KEYSPACE=${KEYSPACE:-100000}
 CLIENTS=${CLIENTS:-50}
 WARMUP=${WARMUP:-1}                   # one unmeasured pass per server first (JIT warm-up)
-SECTIONS=${SECTIONS:-throughput,memory,startup}
+SECTIONS=${SECTIONS:-throughput,memory,startup,persistence}
 MEM_KEYS=${MEM_KEYS:-1000000}
 MEM_VALUE_SIZE=${MEM_VALUE_SIZE:-100}
 STARTUP_TRIALS=${STARTUP_TRIALS:-5}
@@ -31,6 +32,10 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}   # seconds, per redis-benchmark run
 START_TIMEOUT=${START_TIMEOUT:-10}    # seconds, exec -> PONG
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}      # seconds, SIGTERM -> exit (then SIGKILL)
 MEM_TIMEOUT=${MEM_TIMEOUT:-300}       # seconds, loading the memory data set
+if [[ $QUICK == 1 ]]; then PERSIST_KEYS=${PERSIST_KEYS:-100000}; else PERSIST_KEYS=${PERSIST_KEYS:-1000000}; fi
+PERSIST_TRIALS=${PERSIST_TRIALS:-3}   # SAVE, BGSAVE and load timings per server
+PERSIST_BENCH_N=${PERSIST_BENCH_N:-$((N * 2))}   # SET -P 16 requests, idle and during BGSAVE
+PERSIST_TIMEOUT=${PERSIST_TIMEOUT:-300}   # seconds: filling, each SAVE/BGSAVE, each load
 PORT_MIN=${PORT_MIN:-16000}
 PORT_MAX=${PORT_MAX:-16999}
 RESULTS_JSON=${RESULTS_JSON:-$SCRIPT_DIR/results/latest.json}
@@ -148,15 +153,17 @@ ping_once() {  # port -> success if the server answers +PONG (no fork: bash /dev
 
 now_us() { local t=${EPOCHREALTIME/./}; printf '%s\n' "$((10#$t))"; }
 
-# start_server KIND BIN -> sets SRV_PID, SRV_PORT, SRV_START_MS; dies on failure
+# start_server KIND BIN [EXTRA ARGS...] -> sets SRV_PID, SRV_PORT, SRV_START_MS, SRV_LOG; dies on failure.
+# PING is answered -LOADING while a server loads its dump file: only +PONG counts as up.
 start_server() {
     local kind=$1 bin=$2 port pid t0 t1 deadline logf outf info_pid owner
+    shift 2
     port=$(free_port) || die "no free port in $PORT_MIN-$PORT_MAX"
     logf="$WORK/$kind-$port.log"
     outf="$WORK/$kind-$port.out"
     t0=$(now_us)
     "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-        --enable-debug-command yes --logfile "$logf" </dev/null >"$outf" 2>&1 &
+        --enable-debug-command yes --logfile "$logf" "$@" </dev/null >"$outf" 2>&1 &
     pid=$!
     SERVER_PID_KIND[$pid]=$kind
     deadline=$((t0 + START_TIMEOUT * 1000000))
@@ -187,6 +194,7 @@ start_server() {
     fi
     SRV_PID=$pid
     SRV_PORT=$port
+    SRV_LOG=$logf
     SRV_START_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b - a) / 1000}')
 }
 
@@ -197,6 +205,15 @@ cpu_ticks() {  # pid -> utime+stime (all threads) in clock ticks
     # shellcheck disable=SC2086
     set -- $rest
     printf '%s\n' "$((${12} + ${13}))"
+}
+
+cpu_ticks_with_children() {  # pid -> utime+stime+cutime+cstime: includes reaped children (Redis's BGSAVE fork)
+    local stat rest
+    read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    printf '%s\n' "$((${12} + ${13} + ${14} + ${15}))"
 }
 
 proc_status_kb() {  # pid field -> value in kB from /proc/PID/status
@@ -402,9 +419,148 @@ if has_section startup; then
     done
 fi
 
+# ------------------------------------------------------------- persistence --
+
+info_field() {  # port field -> the value of one INFO line
+    timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
+}
+
+cli() {  # port args...: one command, reply on stdout (bounded)
+    local port=$1
+    shift
+    timeout "$PERSIST_TIMEOUT" "$REDIS_CLI" -h 127.0.0.1 -p "$port" "$@" 2>&1 | tr -d '\r'
+}
+
+wait_bgsave_done() {  # port -> returns once rdb_bgsave_in_progress is 0 (polls every 10 ms); 1 on timeout
+    local port=$1 deadline
+    deadline=$(($(now_us) + PERSIST_TIMEOUT * 1000000))
+    while [[ $(info_field "$port" rdb_bgsave_in_progress) != 0 ]]; do
+        (($(now_us) > deadline)) && return 1
+        sleep 0.01
+    done
+}
+
+declare -A P_PID=() P_PORT=() P_DIR=()
+
+persist_start() {  # kind: start a server on its own dir (loading dump.rdb there if any), time to +PONG
+    local kind=$1 secs
+    START_TIMEOUT=$PERSIST_TIMEOUT start_server "$kind" "${BIN[$kind]}" --dir "${P_DIR[$kind]}"
+    P_PID[$kind]=$SRV_PID
+    P_PORT[$kind]=$SRV_PORT
+    # both servers log "DB loaded from disk: S seconds" (the load alone, without process startup)
+    secs=$(sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$SRV_LOG" | tail -n 1)
+    PERSIST_LOADED_S=${secs:-}
+}
+
+persist_stop() {  # kind
+    [[ -n ${P_PID[$1]:-} ]] && stop_server "${P_PID[$1]}"
+    P_PID[$1]=""
+}
+
+if has_section persistence; then
+    datasetf="$WORK/persist.resp"
+    log "persistence: generating $PERSIST_KEYS keys (70% strings ~100 B, 10% each small hashes, lists, zsets)"
+    "$PYTHON" "$HELPER" gen-mixed "$PERSIST_KEYS" >"$datasetf" || die "generating the persistence data set failed"
+    for kind in "${KINDS[@]}"; do
+        P_DIR[$kind]="$WORK/persist-$kind"
+        mkdir -p "${P_DIR[$kind]}"
+        persist_start "$kind"
+        port=${P_PORT[$kind]}
+        pipef="$WORK/persist-$kind-pipe.out"
+        bounded "$PERSIST_TIMEOUT" "$pipef" "$pipef" bash -c '"$0" -h 127.0.0.1 -p "$1" --pipe --pipe-timeout 60 <"$2"' \
+            "$REDIS_CLI" "$port" "$datasetf"
+        rc=$?
+        dbsize=$(cli "$port" dbsize)
+        if [[ $rc -ne 0 ]] || ! grep -q "errors: 0, replies: $PERSIST_KEYS" "$pipef" || [[ $dbsize != "$PERSIST_KEYS" ]]; then
+            die "persistence: filling $kind failed (rc=$rc, dbsize '$dbsize'): $(tail -n 2 "$pipef" | tr '\n' ' ')"
+        fi
+        log "persistence: $kind pid ${P_PID[$kind]} port $port holds $dbsize keys"
+    done
+    # (a) SAVE and (b) BGSAVE, taking turns; CPU includes Redis's reaped fork child
+    for ((i = 1; i <= PERSIST_TRIALS; i++)); do
+        for op in SAVE BGSAVE; do
+            for kind in "${KINDS[@]}"; do
+                pid=${P_PID[$kind]} port=${P_PORT[$kind]}
+                c0=$(cpu_ticks_with_children "$pid")
+                t0=$(now_us)
+                reply=$(cli "$port" "$op")
+                status=ok
+                if [[ $op == BGSAVE ]]; then
+                    [[ $reply == "Background saving started" ]] || status="BGSAVE replied: $reply"
+                    wait_bgsave_done "$port" || status="BGSAVE still running after ${PERSIST_TIMEOUT}s"
+                    [[ $(info_field "$port" rdb_last_bgsave_status) == ok ]] || status="rdb_last_bgsave_status is not ok"
+                else
+                    [[ $reply == OK ]] || status="SAVE replied: $reply"
+                fi
+                t1=$(now_us)
+                c1=$(cpu_ticks_with_children "$pid")
+                ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}')
+                [[ $status == ok ]] || log "WARNING: persistence $kind $op: $status"
+                printf 'p%s\t%s\t%s\t%s\t%s\t%s\n' "${op,,}" "$kind" "$i" "$ms" "$((c1 - c0))" "$status" >>"$RAW"
+                log "persistence: $op $kind trial $i: ${ms} ms, cpu $((c1 - c0)) ticks"
+            done
+        done
+    done
+    # (d) the file the last SAVE/BGSAVE left
+    for kind in "${KINDS[@]}"; do
+        printf 'psize\t%s\t%s\n' "$kind" "$(stat -c %s "${P_DIR[$kind]}/dump.rdb")" >>"$RAW"
+        persist_stop "$kind"
+    done
+    # (c) loading at startup: exec -> +PONG on the saved dump.rdb, taking turns; the last start stays up
+    for ((i = 1; i <= PERSIST_TRIALS; i++)); do
+        for kind in "${KINDS[@]}"; do
+            persist_start "$kind"
+            dbsize=$(cli "${P_PORT[$kind]}" dbsize)
+            status=ok
+            [[ $dbsize == "$PERSIST_KEYS" ]] || status="dbsize is '$dbsize' after loading, expected $PERSIST_KEYS"
+            [[ $status == ok ]] || log "WARNING: persistence $kind load: $status"
+            printf 'pload\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$i" "$SRV_START_MS" "$PERSIST_LOADED_S" "$status" >>"$RAW"
+            log "persistence: load $kind trial $i: PONG after ${SRV_START_MS} ms (logged load ${PERSIST_LOADED_S:-?} s)"
+            ((i < PERSIST_TRIALS)) && persist_stop "$kind"
+        done
+    done
+    # (e) SET -P 16 throughput with no save running, then with BGSAVE restarted whenever none is running
+    for mode in idle bgsave; do
+        for kind in "${KINDS[@]}"; do
+            pid=${P_PID[$kind]} port=${P_PORT[$kind]}
+            errf="$WORK/persist-rb-$kind-$mode.err"
+            outf="$WORK/persist-rb-$kind-$mode.csv"
+            saves=0
+            c0=$(cpu_ticks_with_children "$pid")
+            t0=$(now_us)
+            timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" --csv -n "$PERSIST_BENCH_N" \
+                -r "$KEYSPACE" -c "$CLIENTS" -P 16 -t set </dev/null >"$outf" 2>"$errf" &
+            CHILD_PID=$!
+            if [[ $mode == bgsave ]]; then
+                while alive "$CHILD_PID"; do
+                    if [[ $(info_field "$port" rdb_bgsave_in_progress) == 0 ]]; then
+                        [[ $(cli "$port" bgsave) == "Background saving started" ]] && saves=$((saves + 1))
+                    fi
+                    sleep 0.02
+                done
+            fi
+            wait "$CHILD_PID"
+            rc=$?
+            CHILD_PID=""
+            t1=$(now_us)
+            wait_bgsave_done "$port" || log "WARNING: persistence $kind: BGSAVE still running after ${PERSIST_TIMEOUT}s"
+            c1=$(cpu_ticks_with_children "$pid")
+            rps=$(awk -F, 'NR > 1 && NF >= 2 {gsub(/"/, "", $2); print $2; exit}' "$outf")
+            status=ok
+            [[ $rc -eq 0 && -n $rps ]] || status="redis-benchmark failed (rc=$rc): $(tail -c 200 "$errf" | tr '\n' ' ')"
+            [[ $status == ok ]] || log "WARNING: persistence $kind SET P16 $mode: $status"
+            wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e6}')
+            printf 'pbench\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$mode" "$rps" "$((c1 - c0))" "$PERSIST_BENCH_N" "$wall" "$saves" "$status" >>"$RAW"
+            log "persistence: SET P16 $mode $kind: ${rps:-FAIL} ops/s, ${saves} BGSAVEs started, cpu $((c1 - c0)) ticks"
+        done
+    done
+    for kind in "${KINDS[@]}"; do persist_stop "$kind"; done
+    rm -f -- "$datasetf"
+fi
+
 # ------------------------------------------------------------------ report --
 
-BENCH_CLK_TCK=$CLK_TCK BENCH_MEM_KEYS=$MEM_KEYS BENCH_MEM_VALUE_SIZE=$MEM_VALUE_SIZE \
+BENCH_CLK_TCK=$CLK_TCK BENCH_MEM_KEYS=$MEM_KEYS BENCH_PERSIST_KEYS=$PERSIST_KEYS BENCH_MEM_VALUE_SIZE=$MEM_VALUE_SIZE \
 BENCH_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ) BENCH_QUICK=$QUICK BENCH_ROUNDS=$ROUNDS BENCH_N=$N \
 BENCH_KEYSPACE=$KEYSPACE BENCH_CLIENTS=$CLIENTS BENCH_WARMUP=$WARMUP \
 BENCH_REDIS_SERVER=$REDIS_BIN BENCH_CINNABAR_SERVER=$CINNABAR_BIN \

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Cinnabar.Server.Protocol;
 
 namespace Cinnabar.Server.Persistence;
@@ -177,6 +178,7 @@ public static class Listpack
         /// Reads the next element: either an integer (isInt, value) or a string slice. False at the end or on
         /// corruption; check <see cref="Finish"/> afterwards to tell the two apart.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Next(out bool isInt, out long value, out ReadOnlySpan<byte> str)
         {
             isInt = false; value = 0; str = default;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Cinnabar.Server.Persistence;
 
@@ -174,6 +175,8 @@ public interface IRdbSink
     /// <summary>SELECTDB: false when the db does not exist.</summary>
     bool SelectDb(int db);
     void ResizeDb(ulong keys, ulong expires);
+    /// <summary>A key was read and its value comes next (the server starts fetching where the key will go).</summary>
+    void KeyRead(byte[] key) { }
     /// <summary>A key; idle seconds and the LFU counter are -1 when the file has none for it. Returns false when skipped as expired.</summary>
     bool Key(byte[] key, object value, long expireMs, long idleSeconds, int freq);
     /// <summary>A value that loaded as empty (skipped).</summary>
@@ -187,6 +190,7 @@ public interface IRdbSink
 /// </summary>
 public static class RdbFileLoader
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Load(RdbReader r, IRdbSink sink, in LoadLimits limits, bool verifyChecksum)
     {
         var magic = r.ReadSpan(9);
@@ -261,6 +265,7 @@ public static class RdbFileLoader
                 {
                     if (!Rdb.IsObjectType(type)) throw new RdbException($"Unknown RDB encoding type {type}");
                     var key = r.ReadString();
+                    sink.KeyRead(key);
                     object value;
                     try
                     {

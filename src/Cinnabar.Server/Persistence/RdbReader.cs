@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Cinnabar.Server.Protocol;
 
 namespace Cinnabar.Server.Persistence;
@@ -50,6 +51,7 @@ public sealed class RdbReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void SyncCrc()
     {
         if (TrackCrc && pos > crcFrom) crc = Crc64.Update(crc, buf.AsSpan(crcFrom, pos - crcFrom));
@@ -57,6 +59,7 @@ public sealed class RdbReader
     }
 
     /// <summary>Makes at least <paramref name="n"/> bytes available at pos (n &lt;= buffer size), false at end of input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool Fill(int n)
     {
         if (end - pos >= n) return true;
@@ -87,6 +90,7 @@ public sealed class RdbReader
 
     static RdbException Short() => new("Unexpected EOF reading RDB file");
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte ReadByte()
     {
         if (pos >= end && !Fill(1)) throw Short();
@@ -94,6 +98,7 @@ public sealed class RdbReader
     }
 
     /// <summary>A view of the next n bytes (valid until the next read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<byte> ReadSpan(int n)
     {
         if (n < 0) throw Short();
@@ -103,10 +108,18 @@ public sealed class RdbReader
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[] ReadBytes(long n)
     {
         if (n < 0 || n > Array.MaxLength) throw new RdbException("Invalid string length");
-        if (stream == null && n > end - pos) throw Short();
+        if (n <= end - pos)
+        {
+            var bytes = new byte[n];
+            Buffer.BlockCopy(buf, pos, bytes, 0, (int)n);
+            pos += (int)n;
+            return bytes;
+        }
+        if (stream == null) throw Short();
         var result = new byte[n];
         long done = 0;
         while (done < n)
@@ -119,6 +132,7 @@ public sealed class RdbReader
     }
 
     /// <summary>rdbLoadLenByRef: a length, or (encoded) the special string encoding number.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReadLen(out bool encoded)
     {
         encoded = false;
@@ -136,6 +150,7 @@ public sealed class RdbReader
         throw new RdbException($"Unknown length encoding {b} in rdbLoadLen()");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReadLen()
     {
         ulong v = ReadLen(out bool encoded);
@@ -144,6 +159,7 @@ public sealed class RdbReader
     }
 
     /// <summary>A length that must fit an int (element counts, sizes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int ReadCount()
     {
         ulong v = ReadLen();
@@ -152,6 +168,7 @@ public sealed class RdbReader
     }
 
     /// <summary>rdbGenericLoadStringObject: raw, INT8/16/32 (as decimal text) or LZF.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte[] ReadString()
     {
         ulong len = ReadLen(out bool encoded);
@@ -177,6 +194,57 @@ public sealed class RdbReader
         return ReadBytes((long)Math.Min(len, (ulong)long.MaxValue));
     }
 
+    byte[] scratch = new byte[64];
+    RdbValueLoader.Scratch decodeScratch;
+
+    /// <summary>Buffers the value decoders reuse from one key to the next.</summary>
+    internal RdbValueLoader.Scratch DecodeScratch => decodeScratch ??= new();
+
+    /// <summary>
+    /// <see cref="ReadString"/> without allocating: a view of the string's bytes, valid until the next read. Raw
+    /// strings are viewed in the read buffer, LZF strings are decompressed and integers formatted into a scratch
+    /// buffer the reader keeps. Strings over 16 MB are read into a fresh array as ReadString does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ReadOnlySpan<byte> ReadStringSpan()
+    {
+        ulong len = ReadLen(out bool encoded);
+        if (encoded)
+        {
+            switch ((int)len)
+            {
+                case Rdb.EncInt8: return FormatScratch((sbyte)ReadByte());
+                case Rdb.EncInt16: return FormatScratch(BinaryPrimitives.ReadInt16LittleEndian(ReadSpan(2)));
+                case Rdb.EncInt32: return FormatScratch(BinaryPrimitives.ReadInt32LittleEndian(ReadSpan(4)));
+                case Rdb.EncLzf:
+                {
+                    ulong clen = ReadLen(), olen = ReadLen();
+                    if (olen == 0 || clen > int.MaxValue || olen > (ulong)Array.MaxLength) throw new RdbException("Invalid LZF compressed string");
+                    var compressed = ReadSpanOrCopy((int)clen);
+                    Span<byte> result;
+                    if (olen <= 1 << 24)
+                    {
+                        if ((int)olen > scratch.Length) scratch = new byte[Math.Max((int)olen, scratch.Length * 2)];
+                        result = scratch.AsSpan(0, (int)olen);
+                    }
+                    else result = new byte[olen];
+                    if (!Lzf.Decompress(compressed, result)) throw new RdbException("Invalid LZF compressed string");
+                    return result;
+                }
+                default: throw new RdbException($"Unknown RDB string encoding type {len}");
+            }
+        }
+        if (len <= 1 << 24) return ReadSpanOrCopy((int)len);
+        return ReadBytes((long)Math.Min(len, (ulong)long.MaxValue));
+    }
+
+    ReadOnlySpan<byte> FormatScratch(long v)
+    {
+        int n = Numbers.Format(v, scratch);
+        return scratch.AsSpan(0, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     ReadOnlySpan<byte> ReadSpanOrCopy(int n)
     {
         if (stream == null && n > end - pos) throw Short();

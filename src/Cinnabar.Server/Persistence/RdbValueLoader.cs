@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Cinnabar.Server.Protocol;
 using Cinnabar.Server.Storage;
 
@@ -27,6 +29,7 @@ public sealed class RdbEmptyKeyException() : Exception("empty key")
 /// </summary>
 public static class RdbValueLoader
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static object Read(RdbReader r, int type, in LoadLimits lim)
     {
         switch (type)
@@ -37,7 +40,7 @@ public static class RdbValueLoader
             case Rdb.TypeListQuicklist2: return ReadQuicklist(r, type == Rdb.TypeListQuicklist2, lim);
             case Rdb.TypeListZiplist:
             {
-                var items = Ziplist.Decode(r.ReadString()) ?? throw Corrupt("Ziplist integrity check failed.");
+                var items = Ziplist.Decode(r.ReadStringSpan()) ?? throw Corrupt("Ziplist integrity check failed.");
                 if (items.Count == 0) throw new RdbEmptyKeyException();
                 var l = new ListValue(lim.ListMaxListpackSize);
                 l.AppendNode(items, plain: false);
@@ -46,8 +49,8 @@ public static class RdbValueLoader
             case Rdb.TypeSet: return ReadPlainSet(r, lim);
             case Rdb.TypeSetIntset:
             {
-                var blob = r.ReadString();
-                if (blob.Length >= 8 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(blob.AsSpan(4)) == 0 && blob.Length == 8)
+                var blob = r.ReadStringSpan();
+                if (blob.Length >= 8 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(blob[4..]) == 0 && blob.Length == 8)
                     throw new RdbEmptyKeyException();
                 if (!Intset.TryDecode(blob, out var members, out int width)) throw Corrupt("Intset integrity check failed.");
                 var s = SetValue.FromIntset(members, width);
@@ -57,22 +60,25 @@ public static class RdbValueLoader
             case Rdb.TypeZSet:
             case Rdb.TypeZSet2: return ReadPlainZSet(r, type == Rdb.TypeZSet2, lim);
             case Rdb.TypeZSetZiplist:
-            case Rdb.TypeZSetListpack:
             {
-                var blob = r.ReadString();
-                var items = (type == Rdb.TypeZSetListpack ? Listpack.Decode(blob) : Ziplist.Decode(blob))
-                    ?? throw Corrupt(type == Rdb.TypeZSetListpack ? "Zset listpack integrity check failed." : "Zset ziplist integrity check failed.");
-                return ZSetFromPairs(items, lim);
+                var items = Ziplist.Decode(r.ReadStringSpan()) ?? throw Corrupt("Zset ziplist integrity check failed.");
+                return ZSetFromPairs(CollectionsMarshal.AsSpan(items), lim);
             }
+            case Rdb.TypeZSetListpack: return ReadZSetListpack(r, lim);
             case Rdb.TypeHash: return ReadPlainHash(r, lim);
-            case Rdb.TypeHashZipmap:
-            case Rdb.TypeHashZiplist:
             case Rdb.TypeHashListpack:
             {
-                var blob = r.ReadString();
-                var items = (type == Rdb.TypeHashListpack ? Listpack.Decode(blob) : type == Rdb.TypeHashZiplist ? Ziplist.Decode(blob) : Zipmap.Decode(blob))
+                var sc = r.DecodeScratch;
+                if (!DecodeListpack(r.ReadStringSpan(), ref sc.Items, out int n)) throw Corrupt("Hash listpack integrity check failed.");
+                return HashFromPairs(sc.Items.AsSpan(0, n), lim);
+            }
+            case Rdb.TypeHashZipmap:
+            case Rdb.TypeHashZiplist:
+            {
+                var blob = r.ReadStringSpan();
+                var items = (type == Rdb.TypeHashZiplist ? Ziplist.Decode(blob) : Zipmap.Decode(blob))
                     ?? throw Corrupt("Hash listpack integrity check failed.");
-                return HashFromPairs(items, lim);
+                return HashFromPairs(CollectionsMarshal.AsSpan(items), lim);
             }
             case Rdb.TypeStreamListpacks:
             case Rdb.TypeStreamListpacks2: return ReadStream(r, type == Rdb.TypeStreamListpacks2);
@@ -113,6 +119,7 @@ public static class RdbValueLoader
         return l;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static ListValue ReadQuicklist(RdbReader r, bool v2, in LoadLimits lim)
     {
         int nodes = r.ReadCount();
@@ -126,14 +133,20 @@ public static class RdbValueLoader
                 if (c != Rdb.QuicklistNodePacked && c != Rdb.QuicklistNodePlain) throw Corrupt($"Quicklist integrity check failed.");
                 container = (int)c;
             }
-            var blob = r.ReadString();
             if (container == Rdb.QuicklistNodePlain)
             {
-                l.AppendNode(new List<byte[]> { blob }, plain: true);
+                l.AppendNode(new List<byte[]> { r.ReadString() }, plain: true);
                 continue;
             }
-            var items = v2 ? Listpack.Decode(blob) : Ziplist.Decode(blob);
-            if (items == null) throw Corrupt(v2 ? "Listpack integrity check failed." : "Ziplist integrity check failed.");
+            var blob = r.ReadStringSpan();
+            if (v2)
+            {
+                var sc = r.DecodeScratch;
+                if (!DecodeListpackFlat(blob, sc.Flat, ref sc.Ends, out int n, out long lpBytes)) throw Corrupt("Listpack integrity check failed.");
+                l.AppendPackedNode(sc.Flat.Span, sc.Ends.AsSpan(0, n), lpBytes);     // empty nodes are skipped
+                continue;
+            }
+            var items = Ziplist.Decode(blob) ?? throw Corrupt("Ziplist integrity check failed.");
             if (items.Count == 0) continue;     // empty nodes are skipped
             l.AppendNode(items, plain: false);
         }
@@ -181,6 +194,7 @@ public static class RdbValueLoader
         return ZSetValue.FromSorted(members, scores, n, listpack);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void SortByScore(byte[][] members, double[] scores, int n)
     {
         bool sorted = true;
@@ -197,11 +211,50 @@ public static class RdbValueLoader
         Array.Copy(s2, scores, n);
     }
 
-    static ZSetValue ZSetFromPairs(List<byte[]> items, in LoadLimits lim)
+    /// <summary>A listpack zset (member, score, ...) decoded straight into members and scores.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static ZSetValue ReadZSetListpack(RdbReader r, in LoadLimits lim)
     {
-        if (items.Count == 0) throw new RdbEmptyKeyException();
-        if (items.Count % 2 != 0) throw Corrupt("Zset listpack integrity check failed.");
-        int n = items.Count / 2;
+        const string corrupt = "Zset listpack integrity check failed.";
+        var sc = r.DecodeScratch;
+        if (!Listpack.Reader.TryOpen(r.ReadStringSpan(), out var rd)) throw Corrupt(corrupt);
+        Span<byte> num = stackalloc byte[24];
+        int items = 0;
+        bool badScore = false;
+        while (rd.Next(out bool isInt, out long v, out var str))
+        {
+            int k = items >> 1;
+            if ((items & 1) == 0)
+            {
+                if (k == sc.Items.Length) Array.Resize(ref sc.Items, k * 2);
+                sc.Items[k] = Listpack.Reader.AsBytes(isInt, v, str, num).ToArray();
+            }
+            else
+            {
+                if (k == sc.Scores.Length) Array.Resize(ref sc.Scores, k * 2);
+                double score = v;
+                if (!isInt && !Numbers.TryParseDouble(str, out score)) badScore = true;
+                sc.Scores[k] = score;
+            }
+            items++;
+        }
+        if (!rd.Finish()) throw Corrupt(corrupt);
+        if (items == 0) throw new RdbEmptyKeyException();
+        if (items % 2 != 0 || badScore) throw Corrupt(corrupt);
+        int n = items / 2;
+        CheckDistinct(sc.Items.AsSpan(0, n), 1, corrupt);
+        // sorted in the scratch arrays; the value copies the first n of them
+        SortByScore(sc.Items, sc.Scores, n);
+        var z = ZSetValue.FromSorted(sc.Items, sc.Scores, n, n <= lim.ZsetMaxListpackEntries);
+        sc.Items.AsSpan(0, n).Clear();
+        return z;
+    }
+
+    static ZSetValue ZSetFromPairs(ReadOnlySpan<byte[]> items, in LoadLimits lim)
+    {
+        if (items.Length == 0) throw new RdbEmptyKeyException();
+        if (items.Length % 2 != 0) throw Corrupt("Zset listpack integrity check failed.");
+        int n = items.Length / 2;
         var members = new byte[n][];
         var scores = new double[n];
         CheckDistinct(items, 2, "Zset listpack integrity check failed.");
@@ -232,25 +285,27 @@ public static class RdbValueLoader
             items.Add(v);
             maxLen = Math.Max(maxLen, Math.Max(f.Length, v.Length));
         }
-        CheckDistinct(items, 2, "Duplicate hash fields detected");
+        CheckDistinct(CollectionsMarshal.AsSpan(items), 2, "Duplicate hash fields detected");
         return HashValue.FromPairs(items, n <= lim.HashMaxListpackEntries && maxLen <= lim.HashMaxListpackValue);
     }
 
-    static HashValue HashFromPairs(List<byte[]> items, in LoadLimits lim)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static HashValue HashFromPairs(ReadOnlySpan<byte[]> items, in LoadLimits lim)
     {
-        if (items.Count == 0) throw new RdbEmptyKeyException();
-        if (items.Count % 2 != 0) throw Corrupt("Hash listpack integrity check failed.");
+        if (items.Length == 0) throw new RdbEmptyKeyException();
+        if (items.Length % 2 != 0) throw Corrupt("Hash listpack integrity check failed.");
         CheckDistinct(items, 2, "Hash listpack integrity check failed.");
         long maxLen = 0;
         foreach (var it in items) maxLen = Math.Max(maxLen, it.Length);
-        int n = items.Count / 2;
+        int n = items.Length / 2;
         return HashValue.FromPairs(items, n <= lim.HashMaxListpackEntries && maxLen <= lim.HashMaxListpackValue);
     }
 
     /// <summary>Every stride-th item (fields, members) must be distinct.</summary>
-    static void CheckDistinct(List<byte[]> items, int stride, string error)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CheckDistinct(ReadOnlySpan<byte[]> items, int stride, string error)
     {
-        int n = items.Count / stride;
+        int n = items.Length / stride;
         if (n <= 8)
         {
             for (int i = 0; i < n; i++)
@@ -261,6 +316,68 @@ public static class RdbValueLoader
         var seen = new HashSet<byte[]>(n, ByteArrayComparer.Instance);
         for (int i = 0; i < n; i++)
             if (!seen.Add(items[i * stride])) throw Corrupt(error);
+    }
+
+    // ---- listpacks into reusable buffers ----
+
+    /// <summary>Buffers the decoders reuse from one key to the next (see <see cref="RdbReader.DecodeScratch"/>).</summary>
+    internal sealed class Scratch
+    {
+        public byte[][] Items = new byte[16][];
+        public double[] Scores = new double[8];
+        public int[] Ends = new int[16];
+        public readonly ByteBuf Flat = new(256);
+    }
+
+    /// <summary>
+    /// Listpack.Decode into items[0..count) (grown as needed; each element a new array, adopted by the value):
+    /// false when the blob is not a valid listpack.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool DecodeListpack(ReadOnlySpan<byte> lp, ref byte[][] items, out int count)
+    {
+        count = 0;
+        if (!Listpack.Reader.TryOpen(lp, out var r)) return false;
+        Span<byte> num = stackalloc byte[24];
+        while (r.Next(out bool isInt, out long v, out var s))
+        {
+            if (count == items.Length) Array.Resize(ref items, count * 2);
+            items[count++] = Listpack.Reader.AsBytes(isInt, v, s, num).ToArray();
+        }
+        if (r.Finish()) return true;
+        items.AsSpan(0, count).Clear();
+        return false;
+    }
+
+    /// <summary>
+    /// A listpack's elements one after another in <paramref name="flat"/>, element k ending at ends[k], and the
+    /// size the listpack Cinnabar would build for them has (what <see cref="ListValue"/> counts per node).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool DecodeListpackFlat(ReadOnlySpan<byte> lp, ByteBuf flat, ref int[] ends, out int count, out long lpBytes)
+    {
+        count = 0;
+        lpBytes = Listpack.HeaderSize + 1;
+        flat.Clear();
+        if (!Listpack.Reader.TryOpen(lp, out var r)) return false;
+        Span<byte> num = stackalloc byte[24];
+        while (r.Next(out bool isInt, out long v, out var s))
+        {
+            if (isInt)
+            {
+                int n = Numbers.Format(v, num);
+                flat.Write(num[..n]);
+                lpBytes += Listpack.IntEntrySize(v);
+            }
+            else
+            {
+                flat.Write(s);
+                lpBytes += Listpack.EntrySize(s);
+            }
+            if (count == ends.Length) Array.Resize(ref ends, count * 2);
+            ends[count++] = flat.Length;
+        }
+        return r.Finish();
     }
 
     // ---- streams ----

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cinnabar.Server.Storage;
 
 /// <summary>Milliseconds clock sampled once per command, as Redis samples mstime() for expiry checks.</summary>
@@ -105,6 +107,20 @@ public sealed class Db
     public int AddLoaded(byte[] key, object value, uint access)
     {
         int i = Table.Add(key, value);
+        Table.At(i).Access = access;
+        DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
+        return i;
+    }
+
+    /// <summary>
+    /// <see cref="AddLoaded"/> unless the key is present: returns the new entry index, or -1 - the index of the
+    /// entry holding the key (left unchanged).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int TryAddLoaded(byte[] key, object value, uint access, uint hash)
+    {
+        int i = Table.TryAdd(key, value, hash);
+        if (i < 0) return i;
         Table.At(i).Access = access;
         DatasetBytes += EntryOverhead + KeyCost(key) + Values.Cost(value);
         return i;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cinnabar.Server.Storage;
 
 /// <summary>
@@ -114,14 +116,19 @@ public sealed class HashValue : IMemberCollection
     }
 
     /// <summary>A hash as loaded: field, value, field, value ... (distinct fields), in the given encoding.</summary>
-    public static HashValue FromPairs(List<byte[]> items, bool listpack)
+    public static HashValue FromPairs(List<byte[]> items, bool listpack) =>
+        FromPairs(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), listpack);
+
+    /// <summary>A hash as loaded: field, value, field, value ... (distinct fields; the arrays are adopted).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static HashValue FromPairs(ReadOnlySpan<byte[]> items, bool listpack)
     {
         var h = new HashValue();
-        int pairs = items.Count / 2;
+        int pairs = items.Length / 2;
         if (listpack)
         {
-            h.lp = new byte[Math.Max(8, items.Count)][];
-            for (int i = 0; i < items.Count; i++)
+            h.lp = new byte[Math.Max(8, items.Length)][];
+            for (int i = 0; i < items.Length; i++)
             {
                 h.lp[i] = items[i];
                 h.lpPayload += ByteTable.ArrayCost(items[i].Length);

@@ -100,10 +100,59 @@ public sealed partial class KeyTable
         return -1;
     }
 
-    /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
-    public int Add(byte[] key, object value)
+    /// <summary>
+    /// Grows the table so that <paramref name="capacity"/> keys fit without rehashing or copying the entry
+    /// array again (dictExpand on RESIZEDB: loading a snapshot knows its key count up front).
+    /// </summary>
+    public void EnsureCapacity(int capacity, int volatileCapacity = 0)
     {
-        uint hash = HashOf(key);
+        if (capacity > entries.Length) Array.Resize(ref entries, capacity);
+        if (capacity > buckets.Length)
+        {
+            int size = buckets.Length;
+            while (size < capacity) size <<= 1;
+            Resize(size);
+        }
+        if (volatileCapacity > volatileList.Length) Array.Resize(ref volatileList, volatileCapacity);
+    }
+
+    /// <summary>
+    /// Adds a key unless it is present (one hash, one chain walk): returns its new entry index, or -1 - the index
+    /// of the entry that already holds it.
+    /// </summary>
+    public int TryAdd(byte[] key, object value) => TryAdd(key, value, HashOf(key));
+
+    /// <summary><see cref="TryAdd(byte[], object)"/> with the key's <see cref="HashOf"/> already computed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int TryAdd(byte[] key, object value, uint hash)
+    {
+        int i = buckets[hash & (uint)(buckets.Length - 1)] - 1;
+        var e = entries;
+        while (i >= 0)
+        {
+            ref Entry entry = ref e[i];
+            if (entry.Hash == hash && key.AsSpan().SequenceEqual(entry.Key)) return -1 - i;
+            i = entry.Next - 1;
+        }
+        return Add(key, value, hash);
+    }
+
+    /// <summary>
+    /// Starts fetching the bucket a key of this hash goes to, so that a later <see cref="TryAdd(byte[], object, uint)"/>
+    /// does not wait for memory: loading a snapshot decodes the key's value meanwhile. Only a hint.
+    /// </summary>
+    public unsafe void Prefetch(uint hash)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref buckets[hash & (uint)(buckets.Length - 1)]));
+    }
+
+    /// <summary>Adds a key that is known to be absent; returns its entry index.</summary>
+    public int Add(byte[] key, object value) => Add(key, value, HashOf(key));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    int Add(byte[] key, object value, uint hash)
+    {
         if (Count >= buckets.Length) Resize(buckets.Length * 2);
         int index;
         if (freeList >= 0)

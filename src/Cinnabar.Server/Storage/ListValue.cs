@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Cinnabar.Server.Storage;
 
@@ -658,6 +659,31 @@ public sealed class ListValue : IRedisObject
         var ch = NewChunk(items, plain);
         AddChunkBack(ch);
         count += items.Count;
+    }
+
+    /// <summary>
+    /// <see cref="AppendNode"/> for a packed node decoded into one buffer: element k is
+    /// flat[ends[k-1]..ends[k]) (from 0 for the first); <paramref name="lpBytes"/> is the size of its listpack
+    /// (<see cref="EntrySize"/> of each element plus the header and terminator). No array per element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AppendPackedNode(ReadOnlySpan<byte> flat, ReadOnlySpan<int> ends, long lpBytes)
+    {
+        int n = ends.Length;
+        if (n == 0) return;
+        long bytes = flat.Length;
+        // the layout Refill gives a node built from an element list
+        int bufLen = (int)Math.Min(Array.MaxLength, Math.Max(16, bytes + bytes / 4));
+        int offLen = Math.Max(4, n + 1 + n / 4 + 1);
+        var ch = new Chunk(bufLen, offLen) { LpBytes = lpBytes };
+        int lo = (int)((bufLen - bytes) / 2), olo = (offLen - n - 1) / 2;
+        ch.OLo = olo;
+        ch.OHi = olo + n;
+        flat.CopyTo(ch.Buf.AsSpan(lo));
+        ch.Off[olo] = lo;
+        for (int k = 0; k < n; k++) ch.Off[olo + 1 + k] = lo + ends[k];
+        AddChunkBack(ch);
+        count += n;
     }
 
     // ---- whole value ----

@@ -108,6 +108,7 @@ public sealed class ZSetValue : IMemberCollection
     }
 
     /// <summary>A set built from distinct members already sorted by (score, member).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ZSetValue FromSorted(byte[][] members, double[] scores, int n, bool listpack)
     {
         if (!listpack)

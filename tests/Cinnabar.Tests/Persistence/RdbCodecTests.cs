@@ -23,6 +23,31 @@ public sealed class RdbCodecTests
     }
 
     [Fact]
+    public void Crc64FoldingMatchesByteAtATime()
+    {
+        // every length and alignment around the 16/64-byte folding steps, against the bit-by-bit definition
+        static ulong Slow(ulong crc, ReadOnlySpan<byte> d)
+        {
+            foreach (byte b in d)
+            {
+                crc ^= b;
+                for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x95AC9329AC4BC9B5UL : crc >> 1;
+            }
+            return crc;
+        }
+        var rnd = new Random(3);
+        var data = new byte[4096];
+        rnd.NextBytes(data);
+        for (int len = 0; len < 300; len++)
+        {
+            int off = rnd.Next(16);
+            ulong init = len % 3 == 0 ? 0 : (ulong)rnd.NextInt64();
+            Assert.Equal(Slow(init, data.AsSpan(off, len)), Crc64.Update(init, data.AsSpan(off, len)));
+        }
+        Assert.Equal(Slow(0, data), Crc64.Compute(data));
+    }
+
+    [Fact]
     public void LzfCompressesAsRedisDoes()
     {
         var input = Encoding.ASCII.GetBytes(new string('a', 42));
@@ -53,6 +78,32 @@ public sealed class RdbCodecTests
             if (n > 2) Assert.False(Lzf.Decompress(output.AsSpan(0, n - 1), back) && back.AsSpan().SequenceEqual(input));
         }
         Assert.False(Lzf.Decompress(Hex("e0 ff 00"), new byte[10]));   // back reference before the start
+    }
+
+    [Fact]
+    public void LzfDecompressNeverWritesOutsideItsOutput()
+    {
+        // text with repeats near and far: literal runs and back-references of every length and distance, and
+        // outputs that end right after them (the fast paths copy in 8 and 16 byte blocks when there is room)
+        var rnd = new Random(11);
+        string[] words = { "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "x", "yy" };
+        for (int t = 0; t < 500; t++)
+        {
+            var sb = new StringBuilder();
+            int target = rnd.Next(21, 3000);
+            while (sb.Length < target)
+                sb.Append(words[rnd.Next(words.Length)]).Append(rnd.Next(4) == 0 ? rnd.Next(1000).ToString() : "").Append(' ');
+            var input = Encoding.ASCII.GetBytes(sb.ToString(0, target));
+            var output = new byte[input.Length + 64];
+            int n = Lzf.Compress(input, output, input.Length - 1);
+            if (n == 0) continue;
+            var big = new byte[input.Length + 40];
+            big.AsSpan().Fill(0xEE);
+            Assert.True(Lzf.Decompress(output.AsSpan(0, n), big.AsSpan(20, input.Length)));
+            Assert.Equal(input, big.AsSpan(20, input.Length).ToArray());
+            Assert.True(big.AsSpan(0, 20).IndexOfAnyExcept((byte)0xEE) < 0);
+            Assert.True(big.AsSpan(20 + input.Length).IndexOfAnyExcept((byte)0xEE) < 0);
+        }
     }
 
     [Theory]
