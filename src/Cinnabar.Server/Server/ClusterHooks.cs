@@ -45,6 +45,26 @@ public sealed partial class CinnabarServer
     }
 
     /// <summary>
+    /// verifyClusterConfigWithData, after the dataset is loaded: keys only in db 0, and every slot holding keys is
+    /// mine or importing (an unassigned one is taken, another node's one is set importing).
+    /// </summary>
+    bool VerifyClusterConfigWithData()
+    {
+        for (int j = 1; j < Dbs.Length; j++)
+        {
+            if (Dbs[j].Count == 0) continue;
+            Log.Warning("You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.");
+            return false;
+        }
+        var populated = new bool[ClusterView.SlotCount];
+        var db = Dbs[0];
+        if (db.Count > 0)
+            foreach (int i in db.Table.Indexes()) populated[KeySlot.Of(db.Table.At(i).Key)] = true;
+        lock (Cluster.Sync) Cluster.VerifyConfigWithData(populated);
+        return true;
+    }
+
+    /// <summary>
     /// delKeysInSlot: drops the keys of a slot this node lost (each propagated as a DEL). Scans db 0; the per-slot
     /// key index of the routing work can replace the scan.
     /// </summary>

@@ -65,7 +65,10 @@ public sealed class ClusterNodeProcess : IDisposable
         Process.BeginOutputReadLine();
         Process.BeginErrorReadLine();
         if (!Env.WaitUntil(() => Process.HasExited || Ping(), TimeSpan.FromSeconds(20)) || Process.HasExited)
+        {
+            if (Process.HasExited) Process.WaitForExit();   // drains the redirected output
             throw new InvalidOperationException($"{Name} did not start:\n{Output}");
+        }
     }
 
     public string Output { get { lock (output) return string.Join("\n", output); } }

@@ -263,6 +263,43 @@ public sealed class ClusterTests
         Assert.Contains("Cluster state changed: fail", a.Output);
     }
 
+    /// <summary>
+    /// verifyClusterConfigWithData: a node starting with keys in slots nobody owns takes those slots; keys outside
+    /// db 0 refuse the start.
+    /// </summary>
+    [Fact]
+    public void StartingWithDataTakesUnassignedSlotsAndRefusesOtherDbs()
+    {
+        string rdbDb0, rdbDb1;
+        using (var standalone = new ServerProcess(Env.CinnabarServer))
+        {
+            standalone.Connect().Call("SET", "foo", "bar");
+            standalone.Connect().Call("SET", "{user1000}.x", "1");
+            standalone.Connect().Call("SAVE");
+            rdbDb0 = File.ReadAllText(Path.Combine(standalone.Dir, "dump.rdb"), System.Text.Encoding.Latin1);
+            using var c = standalone.Connect();
+            c.Call("SELECT", "1");
+            c.Call("SET", "other", "db");
+            c.Call("SAVE");
+            rdbDb1 = File.ReadAllText(Path.Combine(standalone.Dir, "dump.rdb"), System.Text.Encoding.Latin1);
+        }
+        using var node = new ClusterNodeProcess(false, 2000);
+        node.Process.Kill();
+        node.Process.WaitForExit(10_000);
+        File.WriteAllText(Path.Combine(node.Dir, "dump.rdb"), rdbDb0, System.Text.Encoding.Latin1);
+        node.Start();
+        string log = node.WaitForOutput("Taking responsibility for it.");
+        Assert.Contains("I have keys for unassigned slot 3443. Taking responsibility for it.", log);
+        Assert.Contains("I have keys for unassigned slot 12182. Taking responsibility for it.", log);
+        Assert.Equal("3443 12182", node.Nodes()[node.Id].Slots);
+
+        node.Process.Kill();
+        node.Process.WaitForExit(10_000);
+        File.WriteAllText(Path.Combine(node.Dir, "dump.rdb"), rdbDb1, System.Text.Encoding.Latin1);
+        var ex = Assert.Throws<InvalidOperationException>(() => node.Start());
+        Assert.Contains("You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.", ex.Message);
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
