@@ -300,6 +300,90 @@ public sealed class ClusterTests
         Assert.Contains("You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.", ex.Message);
     }
 
+    /// <summary>
+    /// A Cinnabar cluster and a redis-server cluster built the same way (redis-cli --cluster create, three masters)
+    /// answer CLUSTER INFO, NODES, SLOTS and SHARDS the same, field for field, once IDs, ports, times and the
+    /// message counters are set aside.
+    /// </summary>
+    [Fact]
+    public void ClusterRepliesMatchARedisClusterBuiltTheSameWay()
+    {
+        var views = new List<List<string>>();
+        foreach (bool redis in new[] { true, false })
+        {
+            using var cluster = new TestCluster();
+            for (int i = 0; i < 3; i++) cluster.Add(redis, 2000, "--cluster-announce-hostname", "host" + i);
+            var args = new List<string> { "--cluster", "create" };
+            args.AddRange(cluster.Nodes.Select(n => "127.0.0.1:" + n.Port));
+            args.AddRange(new[] { "--cluster-replicas", "0", "--cluster-yes" });
+            var (code, output) = RedisCli(args.ToArray());
+            Assert.True(code == 0, output);
+            cluster.WaitAllOk(Long);
+            Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes().Values.All(l => l.Addr.Contains(",host"))), Long, 50));
+            var names = new List<(string from, string to)>();
+            for (int i = 0; i < 3; i++)
+            {
+                var n = cluster.Nodes[i];
+                names.Add((n.Id, "<ID" + i + ">"));
+                names.Add(((n.Port + 10000).ToString(), "<BUS" + i + ">"));
+                names.Add((n.Port.ToString(), "<PORT" + i + ">"));
+            }
+            string Norm(string text)
+            {
+                foreach (var (from, to) in names) text = text.Replace(from, to);
+                return text;
+            }
+            var view = new List<string>();
+            foreach (var n in cluster.Nodes)
+            {
+                view.Add(string.Join("\n", n.CallText("CLUSTER", "INFO").Split("\r\n").Where(l => !l.StartsWith("cluster_stats_messages"))));
+                view.Add(string.Join("\n", Norm(n.CallText("CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(l => { var f = l.Split(' '); f[4] = f[5] = "<T>"; return string.Join(' ', f); }).Order(StringComparer.Ordinal)));
+                view.Add(Norm(n.Call("CLUSTER", "SLOTS")));
+                view.Add(string.Join("\n", TopLevelElements(n.Call("CLUSTER", "SHARDS")).Select(Norm).Order(StringComparer.Ordinal)));
+                n.Call("CONFIG", "SET", "cluster-preferred-endpoint-type", "hostname");
+                view.Add(Norm(n.Call("CLUSTER", "SLOTS")));
+                view.Add(string.Join("\n", TopLevelElements(n.Call("CLUSTER", "SHARDS")).Select(Norm).Order(StringComparer.Ordinal)));
+            }
+            views.Add(view);
+        }
+        for (int i = 0; i < views[0].Count; i++) Assert.Equal(views[0][i], views[1][i]);
+    }
+
+    /// <summary>The elements of a RESP array reply, each as its raw text.</summary>
+    static List<string> TopLevelElements(string reply)
+    {
+        int pos = reply.IndexOf("\r\n", StringComparison.Ordinal) + 2;
+        int count = int.Parse(reply[1..(pos - 2)]);
+        var result = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            int start = pos;
+            pos = SkipElement(reply, pos);
+            result.Add(reply[start..pos]);
+        }
+        return result;
+    }
+
+    static int SkipElement(string r, int pos)
+    {
+        int eol = r.IndexOf("\r\n", pos, StringComparison.Ordinal);
+        char type = r[pos];
+        string head = r[(pos + 1)..eol];
+        pos = eol + 2;
+        switch (type)
+        {
+            case '$': case '=': return int.Parse(head) < 0 ? pos : pos + int.Parse(head) + 2;
+            case '*': case '~': case '>':
+                for (int i = 0; i < int.Parse(head); i++) pos = SkipElement(r, pos);
+                return pos;
+            case '%':
+                for (int i = 0; i < 2 * int.Parse(head); i++) pos = SkipElement(r, pos);
+                return pos;
+            default: return pos;
+        }
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
