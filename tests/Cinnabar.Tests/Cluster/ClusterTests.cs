@@ -384,6 +384,59 @@ public sealed class ClusterTests
         }
     }
 
+    /// <summary>
+    /// The bus port spoken to by hand: a PING from an unknown node gets a PONG on the same link; a message whose
+    /// length does not match its type is dropped and the link kept; a bad signature closes the link; the node lives on.
+    /// </summary>
+    [Fact]
+    public void BusDropsBadMessagesAndAnswersPings()
+    {
+        using var node = new ClusterNodeProcess(false, 2000);
+        string id = node.Id;
+        using var sock = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        sock.ReceiveTimeout = 5000;
+        sock.Connect("127.0.0.1", node.Port + 10000);
+        var ping = new Cinnabar.Server.Cluster.BusMessage
+        {
+            Type = (ushort)Cinnabar.Server.Cluster.BusType.Ping, Sender = "0123456789abcdef0123456789abcdef01234567",
+            Port = 1, CPort = 2, Flags = Cinnabar.Server.Cluster.NodeFlags.Master | Cinnabar.Server.Cluster.NodeFlags.Myself,
+        };
+        Cinnabar.Server.Cluster.BusMessage ReadMessage()
+        {
+            var head = new byte[8];
+            for (int got = 0; got < 8;) got += sock.Receive(head, got, 8 - got, System.Net.Sockets.SocketFlags.None);
+            int len = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(4));
+            var m = new byte[len];
+            head.CopyTo(m, 0);
+            for (int got = 8; got < len;) got += sock.Receive(m, got, len - got, System.Net.Sockets.SocketFlags.None);
+            Assert.Equal(len, Cinnabar.Server.Cluster.BusMessage.ExpectedLength(m));
+            return Cinnabar.Server.Cluster.BusMessage.Decode(m);
+        }
+        sock.Send(ping.Encode());
+        var pong = ReadMessage();
+        Assert.Equal(Cinnabar.Server.Cluster.BusType.Pong, pong.MsgType);
+        Assert.Equal(id, pong.Sender);
+        Assert.Equal(node.Port, pong.Port);
+        Assert.Equal(node.Port + 10000, pong.CPort);
+
+        // A FAIL one byte short of its type's length: dropped (logged), the link stays and still answers.
+        var fail = new Cinnabar.Server.Cluster.BusMessage { Type = (ushort)Cinnabar.Server.Cluster.BusType.Fail, Sender = ping.Sender, FailNodeName = id }.Encode();
+        var shortFail = fail.AsSpan(0, fail.Length - 1).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(shortFail.AsSpan(4), (uint)shortFail.Length);
+        sock.Send(shortFail);
+        sock.Send(ping.Encode());
+        Assert.Equal(Cinnabar.Server.Cluster.BusType.Pong, ReadMessage().MsgType);
+        Assert.Contains("Received invalid fail packet of length 2295 but expected length 2296", node.WaitForOutput("Received invalid fail packet"));
+
+        // Not the bus protocol at all: the link is closed.
+        sock.Send(System.Text.Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n"));
+        // Closed with unread bytes in its buffer, the socket resets instead of a clean EOF.
+        try { Assert.Equal(0, sock.Receive(new byte[16])); }
+        catch (System.Net.Sockets.SocketException e) { Assert.Equal(System.Net.Sockets.SocketError.ConnectionReset, e.SocketErrorCode); }
+        Assert.Equal("+PONG\r\n", node.Call("PING"));
+        Assert.Equal("1", node.Info("cluster_known_nodes"));
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
