@@ -324,6 +324,7 @@ public sealed unsafe class ClusterBus
             link.SendStart += (int)n;
         }
         link.SendStart = link.SendEnd = 0;
+        link.Send = Array.Empty<byte>();
         SetWriteInterest(link, false);
     }
 

@@ -70,7 +70,7 @@ public sealed class ClusterLink
 
     public byte[] Recv = new byte[4096];
     public int RecvLen;
-    public byte[] Send = new byte[4096];
+    public byte[] Send = Array.Empty<byte>();   // allocated while messages wait, released once written (CLUSTER LINKS shows 0 then)
     public int SendStart, SendEnd;
     public int SendUsed => SendEnd - SendStart;
 
@@ -92,7 +92,7 @@ public sealed class ClusterLink
             }
             else
             {
-                var bigger = new byte[Math.Max(Send.Length * 2, used + msg.Length)];
+                var bigger = new byte[Math.Max(Math.Max(Send.Length * 2, 4096), used + msg.Length)];
                 Buffer.BlockCopy(Send, SendStart, bigger, 0, used);
                 Send = bigger;
             }

@@ -60,6 +60,30 @@ public sealed partial class ClusterState
         return true;
     }
 
+    /// <summary>verifyClusterConfigWithData's slot part: <paramref name="populated"/> marks the slots holding keys.</summary>
+    public void VerifyConfigWithData(bool[] populated)
+    {
+        if (Myself.IsSlave) return;
+        bool update = false;
+        for (int j = 0; j < Slots; j++)
+        {
+            if (!populated[j] || SlotOwner[j] == Myself || ImportingFrom[j] != null) continue;
+            update = true;
+            if (SlotOwner[j] == null)
+            {
+                Log.Warning($"I have keys for unassigned slot {j}. Taking responsibility for it.");
+                AddSlot(Myself, j);
+            }
+            else
+            {
+                Log.Warning($"I have keys for slot {j}, but the slot is assigned to another node. Setting it to importing state.");
+                ImportingFrom[j] = SlotOwner[j];
+            }
+        }
+        if (update) SaveConfigOrDie(true);
+        PublishView();
+    }
+
     /// <summary>clusterReset: forget every other node and all slots; HARD also zeroes the epochs and picks a new name.</summary>
     public void Reset(bool hard)
     {

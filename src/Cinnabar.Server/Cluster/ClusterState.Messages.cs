@@ -609,9 +609,9 @@ public sealed partial class ClusterState
             {
                 foreach (var l in new[] { node.Link, node.InboundLink })
                 {
-                    if (l != null && l.Send.Length > sendbufLimit)
+                    if (l != null && l.SendUsed > sendbufLimit)
                     {
-                        Log.Warning($"Freeing cluster link({(l.Inbound ? "from" : "to")} node {node.Name}, used memory: {l.Send.Length}) due to exceeding send buffer memory limit.");
+                        Log.Warning($"Freeing cluster link({(l.Inbound ? "from" : "to")} node {node.Name}, used memory: {l.SendUsed}) due to exceeding send buffer memory limit.");
                         Bus.FreeLink(l);
                         LinksBufferLimitExceeded++;
                     }

@@ -190,11 +190,19 @@ public sealed partial class ClusterState
     public bool AddSlot(ClusterNode n, int slot)
     {
         if (SlotOwner[slot] != null) return false;
-        n.SetSlotBit(slot);
+        // clusterNodeSetSlotBit: a master getting its first slot is a replica-migration target if some master has replicas.
+        if (n.SetSlotBit(slot) && n.NumSlots == 1 && MastersHaveSlaves()) n.Flags |= NodeFlags.MigrateTo;
         SlotOwner[slot] = n;
         BusMessage.ClearSlot(ownerNotClaiming, slot);
         viewDirty = true;
         return true;
+    }
+
+    bool MastersHaveSlaves()
+    {
+        foreach (var n in Nodes.Values)
+            if (n.IsMaster && n.Replicas.Count > 0) return true;
+        return false;
     }
 
     public bool DelSlot(int slot)

@@ -44,6 +44,25 @@ public sealed partial class CinnabarServer
         return true;
     }
 
+    /// <summary>
+    /// verifyClusterConfigWithData, after the dataset is loaded: keys only in db 0, and every slot holding keys is
+    /// mine or importing (an unassigned one is taken, another node's one is set importing).
+    /// </summary>
+    bool VerifyClusterConfigWithData()
+    {
+        for (int j = 1; j < Dbs.Length; j++)
+        {
+            if (Dbs[j].Count == 0) continue;
+            Log.Warning("You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.");
+            return false;
+        }
+        var populated = new bool[ClusterView.SlotCount];
+        var table = Dbs[0].Table;
+        for (int slot = 0; slot < populated.Length; slot++) populated[slot] = table.CountInSlot(slot) > 0;
+        lock (Cluster.Sync) Cluster.VerifyConfigWithData(populated);
+        return true;
+    }
+
     /// <summary>delKeysInSlot: drops the keys of a slot this node lost (each propagated as a DEL).</summary>
     public void ClusterDeleteKeysInSlot(int slot)
     {

@@ -59,6 +59,7 @@ public sealed partial class CinnabarServer
             Log.Notice($"Running mode={ModeName}, port={Settings.Port}.");
         Log.Warning("Server initialized");
         if (!LoadPersistedData()) return 1;
+        if (Cluster != null && !VerifyClusterConfigWithData()) return 1;
         WritePidFile();
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; OnSignal("SIGTERM"); });
         sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; OnSignal("SIGINT"); });

@@ -65,7 +65,10 @@ public sealed class ClusterNodeProcess : IDisposable
         Process.BeginOutputReadLine();
         Process.BeginErrorReadLine();
         if (!Env.WaitUntil(() => Process.HasExited || Ping(), TimeSpan.FromSeconds(20)) || Process.HasExited)
+        {
+            if (Process.HasExited) Process.WaitForExit();   // drains the redirected output
             throw new InvalidOperationException($"{Name} did not start:\n{Output}");
+        }
     }
 
     public string Output { get { lock (output) return string.Join("\n", output); } }
@@ -184,6 +187,15 @@ public sealed class TestCluster : IDisposable
             Xunit.Assert.Equal("+OK\r\n", masters[i].Call("CLUSTER", "ADDSLOTSRANGE", from.ToString(), to.ToString()));
         }
         WaitAllOk(timeout);
+        // Masters born with configEpoch 0 collide; wait until that settles (distinct epochs, one currentEpoch).
+        Xunit.Assert.True(Env.WaitUntil(() => Nodes.All(n => DistinctMasterEpochs(n))
+            && Nodes.Select(n => n.Info("cluster_current_epoch")).Distinct().Count() == 1, timeout, 50), "epochs did not settle:\n" + Describe(Nodes));
+    }
+
+    static bool DistinctMasterEpochs(ClusterNodeProcess n)
+    {
+        var epochs = n.Nodes().Values.Where(l => l.Has("master")).Select(l => l.Epoch).ToList();
+        return epochs.Distinct().Count() == epochs.Count;
     }
 
     public void WaitAllOk(TimeSpan timeout, IEnumerable<ClusterNodeProcess> nodes = null)

@@ -263,6 +263,180 @@ public sealed class ClusterTests
         Assert.Contains("Cluster state changed: fail", a.Output);
     }
 
+    /// <summary>
+    /// verifyClusterConfigWithData: a node starting with keys in slots nobody owns takes those slots; keys outside
+    /// db 0 refuse the start.
+    /// </summary>
+    [Fact]
+    public void StartingWithDataTakesUnassignedSlotsAndRefusesOtherDbs()
+    {
+        string rdbDb0, rdbDb1;
+        using (var standalone = new ServerProcess(Env.CinnabarServer))
+        {
+            standalone.Connect().Call("SET", "foo", "bar");
+            standalone.Connect().Call("SET", "{user1000}.x", "1");
+            standalone.Connect().Call("SAVE");
+            rdbDb0 = File.ReadAllText(Path.Combine(standalone.Dir, "dump.rdb"), System.Text.Encoding.Latin1);
+            using var c = standalone.Connect();
+            c.Call("SELECT", "1");
+            c.Call("SET", "other", "db");
+            c.Call("SAVE");
+            rdbDb1 = File.ReadAllText(Path.Combine(standalone.Dir, "dump.rdb"), System.Text.Encoding.Latin1);
+        }
+        using var node = new ClusterNodeProcess(false, 2000);
+        node.Process.Kill();
+        node.Process.WaitForExit(10_000);
+        File.WriteAllText(Path.Combine(node.Dir, "dump.rdb"), rdbDb0, System.Text.Encoding.Latin1);
+        node.Start();
+        string log = node.WaitForOutput("Taking responsibility for it.");
+        Assert.Contains("I have keys for unassigned slot 3443. Taking responsibility for it.", log);
+        Assert.Contains("I have keys for unassigned slot 12182. Taking responsibility for it.", log);
+        Assert.Equal("3443 12182", node.Nodes()[node.Id].Slots);
+
+        node.Process.Kill();
+        node.Process.WaitForExit(10_000);
+        File.WriteAllText(Path.Combine(node.Dir, "dump.rdb"), rdbDb1, System.Text.Encoding.Latin1);
+        var ex = Assert.Throws<InvalidOperationException>(() => node.Start());
+        Assert.Contains("You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.", ex.Message);
+    }
+
+    /// <summary>
+    /// A Cinnabar cluster and a redis-server cluster built the same way (redis-cli --cluster create, three masters)
+    /// answer CLUSTER INFO, NODES, SLOTS and SHARDS the same, field for field, once IDs, ports, times and the
+    /// message counters are set aside.
+    /// </summary>
+    [Fact]
+    public void ClusterRepliesMatchARedisClusterBuiltTheSameWay()
+    {
+        var views = new List<List<string>>();
+        foreach (bool redis in new[] { true, false })
+        {
+            using var cluster = new TestCluster();
+            for (int i = 0; i < 3; i++) cluster.Add(redis, 2000, "--cluster-announce-hostname", "host" + i);
+            var args = new List<string> { "--cluster", "create" };
+            args.AddRange(cluster.Nodes.Select(n => "127.0.0.1:" + n.Port));
+            args.AddRange(new[] { "--cluster-replicas", "0", "--cluster-yes" });
+            var (code, output) = RedisCli(args.ToArray());
+            Assert.True(code == 0, output);
+            cluster.WaitAllOk(Long);
+            Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes().Values.All(l => l.Addr.Contains(",host"))), Long, 50));
+            var names = new List<(string from, string to)>();
+            for (int i = 0; i < 3; i++)
+            {
+                var n = cluster.Nodes[i];
+                names.Add((n.Id, "<ID" + i + ">"));
+                names.Add(((n.Port + 10000).ToString(), "<BUS" + i + ">"));
+                names.Add((n.Port.ToString(), "<PORT" + i + ">"));
+            }
+            string Norm(string text)
+            {
+                foreach (var (from, to) in names) text = text.Replace(from, to);
+                return text;
+            }
+            var view = new List<string>();
+            foreach (var n in cluster.Nodes)
+            {
+                view.Add(string.Join("\n", n.CallText("CLUSTER", "INFO").Split("\r\n").Where(l => !l.StartsWith("cluster_stats_messages"))));
+                view.Add(string.Join("\n", Norm(n.CallText("CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(l => { var f = l.Split(' '); f[4] = f[5] = "<T>"; return string.Join(' ', f); }).Order(StringComparer.Ordinal)));
+                view.Add(Norm(n.Call("CLUSTER", "SLOTS")));
+                view.Add(string.Join("\n", TopLevelElements(n.Call("CLUSTER", "SHARDS")).Select(Norm).Order(StringComparer.Ordinal)));
+                n.Call("CONFIG", "SET", "cluster-preferred-endpoint-type", "hostname");
+                view.Add(Norm(n.Call("CLUSTER", "SLOTS")));
+                view.Add(string.Join("\n", TopLevelElements(n.Call("CLUSTER", "SHARDS")).Select(Norm).Order(StringComparer.Ordinal)));
+            }
+            views.Add(view);
+        }
+        for (int i = 0; i < views[0].Count; i++) Assert.Equal(views[0][i], views[1][i]);
+    }
+
+    /// <summary>The elements of a RESP array reply, each as its raw text.</summary>
+    static List<string> TopLevelElements(string reply)
+    {
+        int pos = reply.IndexOf("\r\n", StringComparison.Ordinal) + 2;
+        int count = int.Parse(reply[1..(pos - 2)]);
+        var result = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            int start = pos;
+            pos = SkipElement(reply, pos);
+            result.Add(reply[start..pos]);
+        }
+        return result;
+    }
+
+    static int SkipElement(string r, int pos)
+    {
+        int eol = r.IndexOf("\r\n", pos, StringComparison.Ordinal);
+        char type = r[pos];
+        string head = r[(pos + 1)..eol];
+        pos = eol + 2;
+        switch (type)
+        {
+            case '$': case '=': return int.Parse(head) < 0 ? pos : pos + int.Parse(head) + 2;
+            case '*': case '~': case '>':
+                for (int i = 0; i < int.Parse(head); i++) pos = SkipElement(r, pos);
+                return pos;
+            case '%':
+                for (int i = 0; i < 2 * int.Parse(head); i++) pos = SkipElement(r, pos);
+                return pos;
+            default: return pos;
+        }
+    }
+
+    /// <summary>
+    /// The bus port spoken to by hand: a PING from an unknown node gets a PONG on the same link; a message whose
+    /// length does not match its type is dropped and the link kept; a bad signature closes the link; the node lives on.
+    /// </summary>
+    [Fact]
+    public void BusDropsBadMessagesAndAnswersPings()
+    {
+        using var node = new ClusterNodeProcess(false, 2000);
+        string id = node.Id;
+        using var sock = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        sock.ReceiveTimeout = 5000;
+        sock.Connect("127.0.0.1", node.Port + 10000);
+        var ping = new Cinnabar.Server.Cluster.BusMessage
+        {
+            Type = (ushort)Cinnabar.Server.Cluster.BusType.Ping, Sender = "0123456789abcdef0123456789abcdef01234567",
+            Port = 1, CPort = 2, Flags = Cinnabar.Server.Cluster.NodeFlags.Master | Cinnabar.Server.Cluster.NodeFlags.Myself,
+        };
+        Cinnabar.Server.Cluster.BusMessage ReadMessage()
+        {
+            var head = new byte[8];
+            for (int got = 0; got < 8;) got += sock.Receive(head, got, 8 - got, System.Net.Sockets.SocketFlags.None);
+            int len = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(4));
+            var m = new byte[len];
+            head.CopyTo(m, 0);
+            for (int got = 8; got < len;) got += sock.Receive(m, got, len - got, System.Net.Sockets.SocketFlags.None);
+            Assert.Equal(len, Cinnabar.Server.Cluster.BusMessage.ExpectedLength(m));
+            return Cinnabar.Server.Cluster.BusMessage.Decode(m);
+        }
+        sock.Send(ping.Encode());
+        var pong = ReadMessage();
+        Assert.Equal(Cinnabar.Server.Cluster.BusType.Pong, pong.MsgType);
+        Assert.Equal(id, pong.Sender);
+        Assert.Equal(node.Port, pong.Port);
+        Assert.Equal(node.Port + 10000, pong.CPort);
+
+        // A FAIL one byte short of its type's length: dropped (logged), the link stays and still answers.
+        var fail = new Cinnabar.Server.Cluster.BusMessage { Type = (ushort)Cinnabar.Server.Cluster.BusType.Fail, Sender = ping.Sender, FailNodeName = id }.Encode();
+        var shortFail = fail.AsSpan(0, fail.Length - 1).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(shortFail.AsSpan(4), (uint)shortFail.Length);
+        sock.Send(shortFail);
+        sock.Send(ping.Encode());
+        Assert.Equal(Cinnabar.Server.Cluster.BusType.Pong, ReadMessage().MsgType);
+        Assert.Contains("Received invalid fail packet of length 2295 but expected length 2296", node.WaitForOutput("Received invalid fail packet"));
+
+        // Not the bus protocol at all: the link is closed.
+        sock.Send(System.Text.Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n"));
+        // Closed with unread bytes in its buffer, the socket resets instead of a clean EOF.
+        try { Assert.Equal(0, sock.Receive(new byte[16])); }
+        catch (System.Net.Sockets.SocketException e) { Assert.Equal(System.Net.Sockets.SocketError.ConnectionReset, e.SocketErrorCode); }
+        Assert.Equal("+PONG\r\n", node.Call("PING"));
+        Assert.Equal("1", node.Info("cluster_known_nodes"));
+    }
+
     /// <summary>CLUSTER SLOTS without the per-connection parts (none: IDs, IPs and ports are the same for every observer).</summary>
     static string Normalize(string slots) => slots;
 
