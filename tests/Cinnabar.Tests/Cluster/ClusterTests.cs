@@ -260,7 +260,7 @@ public sealed class ClusterTests
             c.Thaw();
         }
         cluster.WaitAllOk(Long);
-        Assert.Contains("Cluster state changed: fail", a.Output);
+        Assert.Contains("Cluster state changed: fail", a.WaitForOutput("Cluster state changed: fail"));
     }
 
     /// <summary>

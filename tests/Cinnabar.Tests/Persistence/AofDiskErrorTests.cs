@@ -39,7 +39,7 @@ public sealed class AofDiskErrorTests
 
             disk.Free();
             Assert.True(Env.WaitUntil(() => Info(c, "aof_last_write_status") == "ok", TimeSpan.FromSeconds(10)), server.Log);
-            Assert.True(Env.WaitUntil(() => server.Log.Contains("AOF write error looks solved, Redis can write again."), TimeSpan.FromSeconds(5)), "log: " + server.Log);
+            Assert.Contains("AOF write error looks solved, Redis can write again.", server.WaitLog("AOF write error looks solved"));
             Assert.Equal("+OK\r\n", c.Call("SET", "after", "recovery"));
             acknowledged.Add("after");
         }

@@ -158,7 +158,7 @@ public sealed class PersistenceTests
                 Assert.True(Math.Abs(lastsave - DateTimeOffset.UtcNow.ToUnixTimeSeconds()) < 60);
                 c.Send(RespConnection.Encode(new[] { B("SHUTDOWN") }));
                 Assert.True(s.Process.WaitForExit(20_000));
-                Assert.Contains("Saving the final RDB snapshot before exiting.", s.Output);
+                Assert.Contains("Saving the final RDB snapshot before exiting.", s.WaitForOutput("Saving the final RDB snapshot"));
             }
             using (var s = new ServerProcess(Env.CinnabarServer, "--dir", dir, "--enable-debug-command", "yes"))
             using (var c = s.Connect())
