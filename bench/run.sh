@@ -24,7 +24,7 @@ if [[ $QUICK == 1 ]]; then N=${N:-100000}; else N=${N:-1000000}; fi
 KEYSPACE=${KEYSPACE:-100000}
 CLIENTS=${CLIENTS:-50}
 WARMUP=${WARMUP:-1}                   # one unmeasured pass per server first (JIT warm-up)
-SECTIONS=${SECTIONS:-throughput,memory,startup,persistence}
+SECTIONS=${SECTIONS:-throughput,memory,startup,persistence,cluster}
 MEM_KEYS=${MEM_KEYS:-1000000}
 MEM_VALUE_SIZE=${MEM_VALUE_SIZE:-100}
 STARTUP_TRIALS=${STARTUP_TRIALS:-5}
@@ -556,6 +556,90 @@ if has_section persistence; then
     done
     for kind in "${KINDS[@]}"; do persist_stop "$kind"; done
     rm -f -- "$datasetf"
+fi
+
+# ------------------------------------------------------------------ cluster --
+# redis-benchmark --cluster against three masters of each kind (redis-cli --cluster create), in alternation.
+# CPU is the sum over the three server processes.
+CLUSTER_TESTS=(
+    "CLUSTER SET P1|set|1"
+    "CLUSTER GET P1|get|1"
+    "CLUSTER SET P16|set|16"
+    "CLUSTER GET P16|get|16"
+)
+declare -A CL_PIDS=() CL_PORTS=()
+
+cluster_start() {  # kind: three cluster-enabled masters, slots assigned, cluster_state:ok everywhere
+    local kind=$1 i pids=() ports=() addrs=() ok deadline
+    for i in 0 1 2; do
+        start_server "$kind" "${BIN[$kind]}" --cluster-enabled yes --cluster-node-timeout 5000 \
+            --cluster-config-file "$WORK/nodes-$kind-$i-$$.conf"
+        pids+=("$SRV_PID")
+        ports+=("$SRV_PORT")
+        addrs+=("127.0.0.1:$SRV_PORT")
+    done
+    CL_PIDS[$kind]="${pids[*]}"
+    CL_PORTS[$kind]="${ports[*]}"
+    timeout 60 "$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$WORK/cluster-create-$kind.log" 2>&1 ||
+        die "redis-cli --cluster create failed for $kind: $(tail -c 300 "$WORK/cluster-create-$kind.log")"
+    deadline=$(($(date +%s) + 60))
+    while :; do
+        ok=0
+        for i in "${ports[@]}"; do
+            [[ $(timeout 5 "$REDIS_CLI" -p "$i" cluster info 2>/dev/null | tr -d '\r' | grep '^cluster_state:') == cluster_state:ok ]] && ok=$((ok + 1))
+        done
+        ((ok == 3)) && break
+        (($(date +%s) > deadline)) && die "$kind cluster did not reach cluster_state:ok"
+        sleep 0.1
+    done
+    log "$kind cluster up: pids ${CL_PIDS[$kind]} ports ${CL_PORTS[$kind]}"
+}
+
+cluster_cpu() {  # kind -> summed ticks of its three servers
+    local kind=$1 pid total=0 t
+    for pid in ${CL_PIDS[$kind]}; do
+        t=$(cpu_ticks "$pid") || return 1
+        total=$((total + t))
+    done
+    printf '%s\n' "$total"
+}
+
+if has_section cluster; then
+    for kind in "${KINDS[@]}"; do cluster_start "$kind"; done
+    for ((rnd = 1; rnd <= ROUNDS; rnd++)); do
+        for spec in "${CLUSTER_TESTS[@]}"; do
+            IFS='|' read -r label test pipe <<<"$spec"
+            [[ -n ${ONLY:-} && ! $label =~ $ONLY ]] && continue
+            for kind in "${KINDS[@]}"; do
+                port=${CL_PORTS[$kind]%% *}
+                outf="$WORK/cl-$kind-$rnd-$test-P$pipe.csv"
+                errf="$WORK/cl-$kind-$rnd-$test-P$pipe.err"
+                c0=$(cluster_cpu "$kind")
+                t0=$(now_us)
+                bounded "$BENCH_TIMEOUT" "$outf" "$errf" "$REDIS_BENCHMARK" --cluster -h 127.0.0.1 -p "$port" --csv \
+                    -n "$N" -r "$KEYSPACE" -c "$CLIENTS" -P "$pipe" -t "$test"
+                rc=$?
+                t1=$(now_us)
+                c1=$(cluster_cpu "$kind") || c1=""
+                wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e6}')
+                # --cluster prints the node list before the CSV: take the first data row after its header.
+                rps=$(awk -F, '$1 ~ /^"/ && $1 != "\"test\"" && NF >= 2 {gsub(/"/, "", $2); print $2; exit}' "$outf")
+                status=ok
+                if [[ $rc -ne 0 || -z $rps ]]; then
+                    status="failed(rc=$rc)"
+                    rps=""
+                    log "WARNING: $kind '$label' round $rnd $status; stderr: $(tail -c 300 "$errf" | tr '\n' ' ')"
+                fi
+                ticks=""
+                [[ -n $c0 && -n $c1 ]] && ticks=$((c1 - c0))
+                printf 'tp\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$rnd" "$label" "$rps" "$ticks" "$N" "$wall" "$status" >>"$RAW"
+                log "  round $rnd  $(printf '%-18s %-8s' "$label" "$kind") ${rps:-FAIL} ops/s  cpu ${ticks:-?} ticks  ${wall}s"
+            done
+        done
+    done
+    for kind in "${KINDS[@]}"; do
+        for pid in ${CL_PIDS[$kind]}; do stop_server "$pid"; done
+    done
 fi
 
 # ------------------------------------------------------------------ report --
