@@ -101,11 +101,12 @@ public sealed unsafe class EventLoop
                 int n = Native.epoll_wait(epfd, ev, MaxEvents, timeout);
                 if (n < 0 && Native.Errno != Native.EINTR) throw new InvalidOperationException("epoll_wait failed: " + Native.Errno);
                 Clock.Update();
+                long passStart = System.Diagnostics.Stopwatch.GetTimestamp();
                 Dispatch(ev, n);
                 if (Environment.TickCount64 >= NextCronTicks) server.Cron();
                 Clock.Update();
                 BeforeSleep();
-                server.StepBackgroundJobs(hadEvents: n > 0);
+                server.StepBackgroundJobs(n > 0 ? System.Diagnostics.Stopwatch.GetTimestamp() - passStart : -1);
             }
         }
     }
