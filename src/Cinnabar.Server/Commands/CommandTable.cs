@@ -307,35 +307,43 @@ public sealed class CommandTable
         var keys = new List<(int, KeySpec)>();
         foreach (var ks in cmd.KeySpecs)
         {
-            if (ks.Unknown) continue;
-            int first;
-            if (ks.BeginIndex >= 0) first = ks.BeginIndex;
-            else
-            {
-                first = -1;
-                int start = ks.KeywordStartFrom > 0 ? ks.KeywordStartFrom : argc + ks.KeywordStartFrom;
-                int step = ks.KeywordStartFrom > 0 ? 1 : -1;
-                for (int i = start; i > 0 && i < argc; i += step)
-                    if (Ascii.EqualsIgnoreCase(arg(i), ks.BeginKeyword)) { first = i + 1; break; }
-                if (first < 0) continue;
-            }
-            if (first >= argc) continue;
-            if (ks.KeyNumIndex >= 0)
-            {
-                if (!Numbers.TryParseInt64(arg(first + ks.KeyNumIndex), out long n) || n < 0) continue;
-                int begin = first + ks.FirstKey;
-                for (int i = 0; i < n && begin + i * ks.KeyNumStep < argc; i++) keys.Add((begin + i * ks.KeyNumStep, ks));
-            }
-            else
-            {
-                int last;
-                if (ks.LastKey >= 0) last = first + ks.LastKey;
-                else if (ks.Limit <= 1) last = argc + ks.LastKey;
-                else last = first + (argc - first) / ks.Limit - 1 + 0;
-                if (ks.LastKey < 0 && ks.Limit > 1) last = first + ((argc - 1 - first) / ks.Limit);
-                for (int i = first; i <= last && i < argc; i += Math.Max(1, ks.KeyStep)) keys.Add((i, ks));
-            }
+            if (ks.Unknown || !KeyRange(ks, arg, argc, out int first, out int last, out int step)) continue;
+            for (int i = first; i <= last && i < argc; i += step) keys.Add((i, ks));
         }
         return keys;
+    }
+
+    /// <summary>
+    /// One key spec's positions as a range, first..last by step (begin_search by index or keyword, find_keys by
+    /// range or keynum); false when it finds no key. Allocates nothing, for cluster routing's hot path.
+    /// </summary>
+    public static bool KeyRange(KeySpec ks, Func<int, ReadOnlySpan<byte>> arg, int argc, out int first, out int last, out int step)
+    {
+        last = -1;
+        step = 1;
+        if (ks.BeginIndex >= 0) first = ks.BeginIndex;
+        else
+        {
+            first = -1;
+            int start = ks.KeywordStartFrom > 0 ? ks.KeywordStartFrom : argc + ks.KeywordStartFrom;
+            int dir = ks.KeywordStartFrom > 0 ? 1 : -1;
+            for (int i = start; i > 0 && i < argc; i += dir)
+                if (Ascii.EqualsIgnoreCase(arg(i), ks.BeginKeyword)) { first = i + 1; break; }
+            if (first < 0) return false;
+        }
+        if (first >= argc) return false;
+        if (ks.KeyNumIndex >= 0)
+        {
+            if (!Numbers.TryParseInt64(arg(first + ks.KeyNumIndex), out long n) || n <= 0) return false;
+            step = Math.Max(1, ks.KeyNumStep);
+            first += ks.FirstKey;
+            last = (int)Math.Min(argc - 1, first + (n - 1) * step);
+            return true;
+        }
+        if (ks.LastKey >= 0) last = first + ks.LastKey;
+        else if (ks.Limit <= 1) last = argc + ks.LastKey;
+        else last = first + ((argc - 1 - first) / ks.Limit);
+        step = Math.Max(1, ks.KeyStep);
+        return true;
     }
 }

@@ -101,6 +101,10 @@ public sealed class Client
 
     public int ArgCount => ArgOverride?.Length ?? Request.ArgCount;
     public ReadOnlySpan<byte> Arg(int i) => ArgOverride != null ? ArgOverride[i] : Request.Arg(i);
+
+    /// <summary><see cref="Arg"/> as a delegate made once per client (key-spec walks take one).</summary>
+    public Func<int, ReadOnlySpan<byte>> ArgAt => argAt ??= Arg;
+    Func<int, ReadOnlySpan<byte>> argAt;
     public byte[] ArgBytes(int i) => Arg(i).ToArray();
     public string ArgString(int i) => Encoding.Latin1.GetString(Arg(i));
 

@@ -19,26 +19,7 @@ public sealed partial class CinnabarServer
         var state = new ClusterState(this);
         state.Bus = new ClusterBus(state, Log);
         if (!state.Init()) return false;
-        int busPort = state.BusPort;
-        int bound = 0;
-        foreach (var addr in Settings.Bind)
-        {
-            bool optional = addr.StartsWith('-');
-            string host = optional ? addr[1..] : addr;
-            if (host == "*") host = "0.0.0.0";
-            else if (host == "::*") host = "::";
-            string err = state.Bus.Listen(host, busPort, Settings.TcpBacklog);
-            if (err == null) { bound++; continue; }
-            if (optional && (err.Contains("Address family") || err.Contains("Cannot assign"))) continue;
-            Log.Warning($"Warning: Could not create server TCP listening socket {(host.Contains(':') ? "[" + host + "]" : host)}:{busPort}: {err}");
-            Log.Warning($"Failed listening on port {busPort} (cluster), aborting.");
-            return false;
-        }
-        if (bound == 0)
-        {
-            Log.Warning($"Failed listening on port {busPort} (cluster), aborting.");
-            return false;
-        }
+        if (!ListenOnBindAddresses(state.Bus.Listen, state.BusPort, "cluster")) return false;
         Cluster = state;
         state.Bus.Start();
         return true;

@@ -203,7 +203,7 @@ public sealed partial class CinnabarServer
         foreach (var ks in cmd.KeySpecs)
         {
             if (ks.Unknown) continue;
-            if (!KeyRange(ks, c, argc, out int first, out int last, out int step)) continue;
+            if (!CommandTable.KeyRange(ks, c.ArgAt, argc, out int first, out int last, out int step)) continue;
             for (int i = first; i <= last && i < argc; i += step)
             {
                 VisitKey(ref route, c.Arg(i));
@@ -219,37 +219,6 @@ public sealed partial class CinnabarServer
             VisitKey(ref route, arg(pos));
             if (route.Error != null) return;
         }
-    }
-
-    /// <summary>A key spec's positions as a range (first..last by step); false when it finds no key.</summary>
-    static bool KeyRange(KeySpec ks, Client c, int argc, out int first, out int last, out int step)
-    {
-        last = -1;
-        step = 1;
-        if (ks.BeginIndex >= 0) first = ks.BeginIndex;
-        else
-        {
-            first = -1;
-            int start = ks.KeywordStartFrom > 0 ? ks.KeywordStartFrom : argc + ks.KeywordStartFrom;
-            int dir = ks.KeywordStartFrom > 0 ? 1 : -1;
-            for (int i = start; i > 0 && i < argc; i += dir)
-                if (Ascii.EqualsIgnoreCase(c.Arg(i), ks.BeginKeyword)) { first = i + 1; break; }
-            if (first < 0) return false;
-        }
-        if (first >= argc) return false;
-        if (ks.KeyNumIndex >= 0)
-        {
-            if (!Numbers.TryParseInt64(c.Arg(first + ks.KeyNumIndex), out long n) || n < 0) return false;
-            step = Math.Max(1, ks.KeyNumStep);
-            first += ks.FirstKey;
-            last = (int)Math.Min(argc - 1, first + (n - 1) * step);
-            return n > 0;
-        }
-        if (ks.LastKey >= 0) last = first + ks.LastKey;
-        else if (ks.Limit <= 1) last = argc + ks.LastKey;
-        else last = first + ((argc - 1 - first) / ks.Limit);
-        step = Math.Max(1, ks.KeyStep);
-        return true;
     }
 
     void VisitKey(ref Route route, ReadOnlySpan<byte> key)

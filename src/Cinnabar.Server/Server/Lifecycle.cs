@@ -33,25 +33,7 @@ public sealed partial class CinnabarServer
         if (Config.GetValue("cluster-enabled") == "yes") EnableClusterRouting();
         InitDatabases();
         Loop = new EventLoop(this);
-        int bound = 0;
-        foreach (var addr in Settings.Bind)
-        {
-            bool optional = addr.StartsWith('-');
-            string host = optional ? addr[1..] : addr;
-            if (host == "*") host = "0.0.0.0";
-            else if (host == "::*") host = "::";
-            string err = Loop.Listen(host, Settings.Port, Settings.TcpBacklog);
-            if (err == null) { bound++; continue; }
-            if (optional && (err.Contains("Address family") || err.Contains("Cannot assign"))) continue;
-            Log.Warning($"Warning: Could not create server TCP listening socket {(host.Contains(':') ? "[" + host + "]" : host)}:{Settings.Port}: {err}");
-            Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
-            return 1;
-        }
-        if (bound == 0)
-        {
-            Log.Warning($"Failed listening on port {Settings.Port} (TCP), aborting.");
-            return 1;
-        }
+        if (!ListenOnBindAddresses(Loop.Listen, Settings.Port, "TCP")) return 1;
         if (Settings.ClusterEnabled && !StartCluster()) return 1;
         if (Config.GetValue("always-show-logo") == "yes" || !Console.IsOutputRedirected && Settings.LogFile.Length == 0)
             Log.WriteRaw(Logo.Render(Version, ModeName, Settings.Port, Environment.ProcessId));
@@ -67,6 +49,34 @@ public sealed partial class CinnabarServer
         Log.Notice("Ready to accept connections");
         Loop.Run();
         return 0;
+    }
+
+    /// <summary>
+    /// listenToPort: binds every `bind` address (a leading '-' marks one that may be unavailable) with Redis's
+    /// log lines; false when none could be bound.
+    /// </summary>
+    bool ListenOnBindAddresses(Func<string, int, int, string> listen, int port, string kind)
+    {
+        int bound = 0;
+        foreach (var addr in Settings.Bind)
+        {
+            bool optional = addr.StartsWith('-');
+            string host = optional ? addr[1..] : addr;
+            if (host == "*") host = "0.0.0.0";
+            else if (host == "::*") host = "::";
+            string err = listen(host, port, Settings.TcpBacklog);
+            if (err == null) { bound++; continue; }
+            if (optional && (err.Contains("Address family") || err.Contains("Cannot assign"))) continue;
+            Log.Warning($"Warning: Could not create server TCP listening socket {(host.Contains(':') ? "[" + host + "]" : host)}:{port}: {err}");
+            Log.Warning($"Failed listening on port {port} ({kind}), aborting.");
+            return false;
+        }
+        if (bound == 0)
+        {
+            Log.Warning($"Failed listening on port {port} ({kind}), aborting.");
+            return false;
+        }
+        return true;
     }
 
     void OnSignal(string name)
