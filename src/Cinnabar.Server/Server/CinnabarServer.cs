@@ -23,7 +23,6 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     public EventLoop Loop;
     public readonly long StartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     public readonly string RunId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
-    public readonly string ReplId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20)).ToLowerInvariant();
     public string ConfigFile = "";
     public string Executable = "";
     public long LastSaveUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -40,11 +39,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     readonly List<Client> pausedClients = new();
 
     public readonly Propagator Prop;
+    public readonly Replication.ReplicationState Repl;
 
     public CinnabarServer()
     {
         Commands = new CommandTable(this);
         Prop = new Propagator(this);
+        Repl = new Replication.ReplicationState(this);
     }
 
     public void InitDatabases()

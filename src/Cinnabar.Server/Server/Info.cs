@@ -313,7 +313,7 @@ public static class Info
         Field(sb, "role", "master");
         Field(sb, "connected_slaves", 0);
         Field(sb, "master_failover_state", "no-failover");
-        Field(sb, "master_replid", s.ReplId);
+        Field(sb, "master_replid", s.Repl.ReplId);
         Field(sb, "master_replid2", new string('0', 40));
         Field(sb, "master_repl_offset", 0);
         Field(sb, "second_repl_offset", -1);
