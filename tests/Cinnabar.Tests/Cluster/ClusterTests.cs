@@ -89,6 +89,20 @@ public sealed class ClusterTests
         // The hostname extension reached the Redis nodes.
         Assert.Equal("127.0.0.1:" + c3.Port + "@" + (c3.Port + 10000) + ",cinnabar3.local", r1.Nodes()[ids[c3]].Addr);
 
+        // PUBLISH crosses the bus both ways between the two implementations.
+        using (var onRedis = new RespConnection(r1.Port))
+        using (var onCinnabar = new RespConnection(c3.Port))
+        {
+            onRedis.Call("SUBSCRIBE", "mixed");
+            onCinnabar.Call("SUBSCRIBE", "mixed");
+            Assert.Equal(":0\r\n", c1.Call("PUBLISH", "mixed", "from-cinnabar"));
+            Assert.Equal("*3\r\n$7\r\nmessage\r\n$5\r\nmixed\r\n$13\r\nfrom-cinnabar\r\n", RespConnection.Latin1(onRedis.ReadReply()));
+            Assert.Equal("*3\r\n$7\r\nmessage\r\n$5\r\nmixed\r\n$13\r\nfrom-cinnabar\r\n", RespConnection.Latin1(onCinnabar.ReadReply()));
+            Assert.Equal(":0\r\n", r2.Call("PUBLISH", "mixed", "from-redis"));
+            Assert.Equal("*3\r\n$7\r\nmessage\r\n$5\r\nmixed\r\n$10\r\nfrom-redis\r\n", RespConnection.Latin1(onRedis.ReadReply()));
+            Assert.Equal("*3\r\n$7\r\nmessage\r\n$5\r\nmixed\r\n$10\r\nfrom-redis\r\n", RespConnection.Latin1(onCinnabar.ReadReply()));
+        }
+
         // kill -9 of a Redis master: every live node flags it fail and the cluster goes down.
         r2.Kill9();
         var live = cluster.Nodes.Where(n => n != r2).ToList();
