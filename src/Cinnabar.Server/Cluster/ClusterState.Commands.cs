@@ -6,8 +6,6 @@ namespace Cinnabar.Server.Cluster;
 /// <summary>The parts of clusterCommand that change the state: MEET's handshake, RESET.</summary>
 public sealed partial class ClusterState
 {
-    /// <summary>Replication hook (issue 6): CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica.</summary>
-    public Action<bool, bool> ManualFailover;
 
     /// <summary>
     /// A cluster directive changed (CONFIG SET, main thread): myself's announced address, hostname and flags follow
@@ -90,7 +88,7 @@ public sealed partial class ClusterState
         if (Myself.IsSlave)
         {
             SetNodeAsMaster(Myself);
-            BecameReplicaOf?.Invoke(null, 0);
+            Replication?.UnsetMaster();
             server.Loop.Post(() => server.ClusterFlushAll());
         }
         CloseAllSlots();

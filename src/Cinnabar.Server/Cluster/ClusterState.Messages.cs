@@ -49,6 +49,7 @@ public sealed partial class ClusterState
             }
             sender.ReplOffset = (long)hdr.Offset;
             sender.ReplOffsetTime = now;
+            NoteMasterPausedOffset(sender, hdr);
         }
 
         var t = hdr.MsgType;
@@ -225,12 +226,12 @@ public sealed partial class ClusterState
         else if (t == BusType.FailoverAuthAck)
         {
             if (sender == null) return true;
-            FailoverAuthAckReceived?.Invoke(sender, hdr);
+            FailoverAuthAcked(sender, hdr);
         }
         else if (t == BusType.MfStart)
         {
             if (sender == null || sender.SlaveOf != Myself) return true;
-            ManualFailoverStartReceived?.Invoke(sender);
+            ManualFailoverRequested(sender, link);
         }
         else if (t == BusType.Update)
         {
@@ -249,10 +250,6 @@ public sealed partial class ClusterState
         }
         return true;
     }
-
-    /// <summary>Election hooks (issue 6): a vote arrived; my master asked for a manual failover.</summary>
-    public Action<ClusterNode, BusMessage> FailoverAuthAckReceived;
-    public Action<ClusterNode> ManualFailoverStartReceived;
 
     static string TypeName(int type) => type < BusMessage.TypeCount ? BusMessage.TypeNames[type] : "unknown";
 
@@ -291,7 +288,7 @@ public sealed partial class ClusterState
         if (node.Link != null) Bus.FreeLink(node.Link);
         node.Flags &= ~NodeFlags.NoAddr;
         Log.Warning($"Address updated for node {node.Name}, now {node.Ip}:{node.Port}");
-        if (Myself.IsSlave && Myself.SlaveOf == node) BecameReplicaOf?.Invoke(node.Ip, node.Port);
+        if (Myself.IsSlave && Myself.SlaveOf == node) Replication?.SetMaster(node.Ip, node.Port);
         viewDirty = true;
         return true;
     }
@@ -431,6 +428,7 @@ public sealed partial class ClusterState
             Offset = (ulong)ReplicationOffset(),
         };
         master.Slots.CopyTo(m.MySlots, 0);
+        if (PausedForManualFailover) m.MFlags0 |= BusMessage.MFlagPaused;
         return m;
     }
 
@@ -668,10 +666,7 @@ public sealed partial class ClusterState
                 update = true;
             }
         }
-        ReplicaCron?.Invoke();
+        FailoverCron(now);
         if (update || State == StateFail) UpdateState();
     }
-
-    /// <summary>Replication hook (issue 6): the replica's part of clusterCron (elections, replica migration).</summary>
-    public Action ReplicaCron;
 }

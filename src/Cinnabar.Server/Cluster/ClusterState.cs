@@ -43,9 +43,6 @@ public sealed partial class ClusterState
     /// <summary>The snapshot the command path routes by; replaced (never mutated) after every change.</summary>
     public ClusterView View => view;
 
-    /// <summary>Replication hooks (issue 6): this node's replication offset for bus headers.</summary>
-    public Func<long> ReplicationOffset = () => 0;
-
     public ClusterState(CinnabarServer server) => this.server = server;
 
     public Log Log => server.Log;
@@ -301,7 +298,7 @@ public sealed partial class ClusterState
 
     /// <summary>
     /// clusterSetMaster, the cluster half: myself becomes a replica of n (open slots closed, slots dropped). The
-    /// replication half (connecting to the master, the full sync) is issue 6's <see cref="BecameReplicaOf"/>.
+    /// replication half (connecting to the master, the full sync) is <see cref="IClusterReplication.SetMaster"/>.
     /// </summary>
     public void SetMyMaster(ClusterNode n)
     {
@@ -318,11 +315,9 @@ public sealed partial class ClusterState
         Myself.SlaveOf = n;
         NodeAddSlave(n, Myself);
         viewDirty = true;
-        BecameReplicaOf?.Invoke(n.Ip, n.Port);
+        Replication?.SetMaster(n.Ip, n.Port);
+        ResetManualFailover();
     }
-
-    /// <summary>Replication hook (issue 6): called under the lock when this node must replicate ip:port.</summary>
-    public Action<string, int> BecameReplicaOf;
 
     // ---------------------------------------------------------------- epochs
 

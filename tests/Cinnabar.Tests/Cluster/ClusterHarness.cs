@@ -115,6 +115,23 @@ public sealed class ClusterNodeProcess : IDisposable
 
     public bool StateOk => Info("cluster_state") == "ok";
 
+    /// <summary>A field of INFO replication (role, master_link_status, master_repl_offset, ...).</summary>
+    public string ReplicationInfo(string field)
+    {
+        var m = Regex.Match(CallText("INFO", "replication"), "^" + field + ":(.*?)\r$", RegexOptions.Multiline);
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    /// <summary>True when this node replicates and its link to the master is up.</summary>
+    public bool ReplicaLinkUp
+    {
+        get
+        {
+            try { return ReplicationInfo("role") == "slave" && ReplicationInfo("master_link_status") == "up"; }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { return false; }
+        }
+    }
+
     /// <summary>CLUSTER NODES as id → (flags, master, epoch, link, slots).</summary>
     public Dictionary<string, NodeLine> Nodes()
     {
@@ -196,6 +213,25 @@ public sealed class TestCluster : IDisposable
     {
         var epochs = n.Nodes().Values.Where(l => l.Has("master")).Select(l => l.Epoch).ToList();
         return epochs.Distinct().Count() == epochs.Count;
+    }
+
+    /// <summary>CLUSTER REPLICATE on each replica, then waits until every one has synced with its master.</summary>
+    public void Replicate(TimeSpan timeout, params (ClusterNodeProcess replica, ClusterNodeProcess master)[] pairs)
+    {
+        foreach (var (replica, master) in pairs)
+        {
+            string masterId = master.Id;
+            Xunit.Assert.True(Env.WaitUntil(() => replica.Nodes().ContainsKey(masterId), timeout, 50));
+            Xunit.Assert.Equal("+OK\r\n", replica.Call("CLUSTER", "REPLICATE", masterId));
+        }
+        Xunit.Assert.True(Env.WaitUntil(() => pairs.All(p => p.replica.ReplicaLinkUp), timeout, 50),
+            "replicas did not sync:\n" + Describe(pairs.Select(p => p.replica)));
+        foreach (var (replica, master) in pairs)
+        {
+            string replicaId = replica.Id, masterId = master.Id;
+            Xunit.Assert.True(Env.WaitUntil(() => Nodes.All(n => n.Nodes().TryGetValue(replicaId, out var l) && l.Master == masterId), timeout, 50),
+                "not every node sees the replica:\n" + Describe(Nodes));
+        }
     }
 
     public void WaitAllOk(TimeSpan timeout, IEnumerable<ClusterNodeProcess> nodes = null)

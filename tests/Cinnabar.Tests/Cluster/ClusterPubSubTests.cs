@@ -60,7 +60,8 @@ public sealed class ClusterPubSubTests
         Step("SPUBLISH ch0 on n1", pub1.Call("SPUBLISH", ch0, "hello"));
         Step("SPUBLISH {ch0}x on n0", pub0.Call("SPUBLISH", "{" + ch0 + "}x", "second"));
         Step("message on n0", RespConnection.Latin1(sub0.ReadReply()));
-        Step("PUBSUB SHARDCHANNELS on n0", pub0.Call("PUBSUB", "SHARDCHANNELS"));
+        // A dict's order in Redis (seeded hash): compared as a set.
+        Step("PUBSUB SHARDCHANNELS on n0", string.Join(",", pub0.Call("PUBSUB", "SHARDCHANNELS").Split("\r\n").Order(StringComparer.Ordinal)));
         Step("PUBSUB SHARDNUMSUB on n0", pub0.Call("PUBSUB", "SHARDNUMSUB", ch0, ch1));
         Step("PUBSUB SHARDNUMSUB on n1", pub1.Call("PUBSUB", "SHARDNUMSUB", ch0));
         Step("SPUBLISH two args too many", pub0.Call("SPUBLISH", ch0, "a", "b"));
