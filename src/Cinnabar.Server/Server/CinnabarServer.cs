@@ -9,6 +9,8 @@ using Cinnabar.Server.Storage;
 namespace Cinnabar.Server;
 
 /// <summary>The server: settings, databases, clients and the command pipeline, all driven by one event loop.</summary>
+public enum PausePurpose { ClientCommand, Failover }
+
 public sealed partial class CinnabarServer : IKeyspaceEvents
 {
     public const string Version = "7.0.15";
@@ -354,16 +356,49 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
 
-    public void Pause(long untilMs, bool writesOnly)
+    /// <summary>
+    /// pauseClients with a purpose, as Redis 7.0 keeps them: CLIENT PAUSE and a manual failover pause independently;
+    /// the effective pause lasts until the latest end and blocks all commands if any purpose does.
+    /// </summary>
+    public void Pause(long untilMs, bool writesOnly, PausePurpose purpose = PausePurpose.ClientCommand)
     {
-        pausedUntilMs = untilMs;
-        pauseWritesOnly = writesOnly;
+        pauseEnds[(int)purpose] = untilMs;
+        pauseWritesOnlyBy[(int)purpose] = writesOnly;
+        UpdatePausedActions();
     }
 
-    public void Unpause()
+    public void Unpause(PausePurpose purpose = PausePurpose.ClientCommand)
     {
-        pausedUntilMs = 0;
-        ResumePausedClients();
+        pauseEnds[(int)purpose] = 0;
+        UpdatePausedActions();
+    }
+
+    readonly long[] pauseEnds = new long[2];
+    readonly bool[] pauseWritesOnlyBy = new bool[2];
+
+    void UpdatePausedActions()
+    {
+        long end = 0;
+        bool writesOnly = true;
+        for (int i = 0; i < pauseEnds.Length; i++)
+        {
+            if (pauseEnds[i] == 0) continue;
+            end = Math.Max(end, pauseEnds[i]);
+            writesOnly &= pauseWritesOnlyBy[i];
+        }
+        bool loosened = pausedUntilMs != 0 && (end == 0 || (writesOnly && !pauseWritesOnly));
+        pausedUntilMs = end;
+        pauseWritesOnly = writesOnly;
+        if (loosened) ResumePausedClients();
+    }
+
+    /// <summary>Ends the pauses whose time is up (from the cron).</summary>
+    void ExpirePauses()
+    {
+        bool changed = false;
+        for (int i = 0; i < pauseEnds.Length; i++)
+            if (pauseEnds[i] != 0 && Clock.NowMs >= pauseEnds[i]) { pauseEnds[i] = 0; changed = true; }
+        if (changed) UpdatePausedActions();
     }
 
     void PauseClient(Client c, bool rewind)
@@ -430,7 +465,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         Clock.Update();
         Loop.NextCronTicks = Environment.TickCount64 + 1000 / Math.Max(1, Settings.Hz);
         Stats.Sample(Clock.NowMs);
-        if (pausedUntilMs != 0 && Clock.NowMs >= pausedUntilMs) Unpause();
+        ExpirePauses();
         if (Settings.ActiveExpireEnabled)
         {
             long start = Stopwatch.GetTimestamp();
