@@ -162,6 +162,10 @@ public sealed class ScriptingState
         }
         if (Server.ClusterEnabled && (flags & ScriptFlags.NoCluster) != 0)
             return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+        if (Server.Repl.RunningStale && (flags & ScriptFlags.AllowStale) == 0)
+            return Replication.ReplicationState.MasterDownError;
+        if ((flags & ScriptFlags.NoWrites) == 0 && Server.Repl.MasterHost != null && Server.Repl.ReadOnlyReplica)
+            return "READONLY Can not run script with write flag on readonly replica";
         if ((flags & ScriptFlags.NoWrites) == 0 && ro)
             return "ERR Can not execute a script with write flag using *_ro command.";
         return null;
@@ -216,6 +220,7 @@ public sealed class ScriptingState
         if (cmd.Handler == null) return "Unknown Redis command called from script";
         bool write = (cmd.Flags & CommandFlags.Write) != 0;
         if (write && run.ReadOnly) return "Write commands are not allowed from read-only scripts.";
+        if (write && !run.WriteDirty && server.Repl.DeniesWritesFrom(run.Caller)) return "-" + Replication.ReplicationState.ReadOnlyError;
         if (!run.AllowOom && server.Settings.MaxMemory > 0 && !run.WriteDirty && run.Oom && (cmd.Flags & CommandFlags.DenyOom) != 0)
             return "-OOM command not allowed when used memory > 'maxmemory'.";
         if (write) run.WriteDirty = true;
