@@ -965,7 +965,11 @@ public sealed partial class ReplicationState
             int mark = c.Reply.Length;
             server.ProcessCommand(c);
             if ((c.Flags & ClientFlags.Closed) != 0) return;
-            if (c.Reply.Length > mark) c.Reply.Length = mark;      // a master never gets replies
+            if (c.Reply.Length > mark)
+            {
+                if (c.Reply.Buffer[mark] == (byte)'-') LogErrorToMaster(c, mark);
+                c.Reply.Length = mark;      // a master never gets replies
+            }
             if ((c.Flags & ClientFlags.Paused) != 0) break;          // rewound: it runs again after the pause
             Account(c, !c.InMulti);
         }
@@ -974,6 +978,15 @@ public sealed partial class ReplicationState
         unconsumedSeen = req.Unconsumed;
         if (c.Reply.Pending > 0) server.Loop.MarkPendingWrite(c);
         req.TrimIfIdle();
+    }
+
+    /// <summary>afterErrorReply: an error my master's stream caused here means the datasets may have diverged.</summary>
+    void LogErrorToMaster(Client c, int mark)
+    {
+        var reply = c.Reply.Buffer.AsSpan(mark + 1, c.Reply.Length - mark - 1);
+        int end = reply.IndexOf("\r\n"u8);
+        string text = Encoding.Latin1.GetString(end < 0 ? reply : reply[..end]);
+        server.Log.Warning($"== CRITICAL == This replica is sending an error to its master: '{text}' after processing the command '{c.LastCommand}'");
     }
 
     /// <summary>Bytes consumed since the last call: applied with everything parked (apply), or parked (inside MULTI).</summary>

@@ -451,6 +451,64 @@ public sealed class ReplicaSideTests
         }
     }
 
+    /// <summary>
+    /// A slow snapshot on the master (rdb-key-save-delay): keepalive newlines before the payload, the payload in
+    /// many small reads, and INFO's master_sync_* lines meanwhile, as a redis-server replica shows them.
+    /// </summary>
+    [Theory]
+    [InlineData("no")]
+    [InlineData("yes")]
+    public void SlowTransferShowsSyncProgressThenCompletes(string diskless)
+    {
+        // A one-second diskless delay lets both replicas share one snapshot, so both transfers overlap.
+        using var master = RedisMaster("--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "1");
+        using var redis = RedisReplica();
+        using var cinnabar = Cinnabar();
+        using var m = master.Connect();
+        Pipeline(m, Dataset());
+        m.Call("CONFIG", "SET", "rdb-key-save-delay", "8000");     // ~5 s for the dataset
+        using var rc = redis.Connect();
+        using var cc = cinnabar.Connect();
+        rc.Call("REPLICAOF", "127.0.0.1", master.Port.ToString());
+        cc.Call("REPLICAOF", "127.0.0.1", master.Port.ToString());
+        Assert.True(Env.WaitUntil(() => Info(cc, "master_sync_in_progress") == "1" && Info(rc, "master_sync_in_progress") == "1", Long), cinnabar.Output);
+        string during = cc.Call("INFO", "replication"), duringRedis = rc.Call("INFO", "replication");
+        Assert.Contains("master_sync_total_bytes:", during);
+        Assert.Contains("master_sync_perc:", during);
+        Assert.Equal(FieldNames(duringRedis), FieldNames(during));
+        m.Call("CONFIG", "SET", "rdb-key-save-delay", "0");
+        Assert.True(Env.WaitUntil(() => LinkUp(cc) && LinkUp(rc), Long), cinnabar.Output);
+        Pipeline(m, Writes());
+        Assert.True(CaughtUp(m, cc), cinnabar.Output);
+        Assert.True(CaughtUp(m, rc));
+    }
+
+    /// <summary>AUTH with masteruser/masterauth in the handshake, and the announced address the master shows.</summary>
+    [Fact]
+    public void HandshakeAuthenticatesAndAnnounces()
+    {
+        using var master = RedisMaster("--requirepass", "secret");
+        using var replica = Cinnabar();
+        using var m = master.Connect();
+        Assert.Equal("+OK\r\n", m.Call("AUTH", "secret"));
+        Assert.Equal("+OK\r\n", m.Call("ACL", "SETUSER", "repl", "on", ">pw", "~*", "+@all"));
+        using var r = replica.Connect();
+        r.Call("CONFIG", "SET", "masterauth", "wrong");
+        r.Call("REPLICAOF", "127.0.0.1", master.Port.ToString());
+        Assert.Contains("Unable to AUTH to MASTER: -WRONGPASS", replica.WaitForOutput("Unable to AUTH to MASTER"));
+        Assert.Equal("down", Info(r, "master_link_status"));
+
+        Assert.Equal("+OK\r\n", r.Call("CONFIG", "SET", "masteruser", "repl"));
+        Assert.Equal("+OK\r\n", r.Call("CONFIG", "SET", "masterauth", "pw"));
+        Assert.Equal("+OK\r\n", r.Call("CONFIG", "SET", "replica-announce-ip", "10.1.2.3"));
+        Assert.Equal("+OK\r\n", r.Call("CONFIG", "SET", "replica-announce-port", "4242"));
+        Assert.True(Env.WaitUntil(() => LinkUp(r), Long), replica.Output);
+        Assert.True(Env.WaitUntil(() => Info(m, "slave0").StartsWith("ip=10.1.2.3,port=4242,state=online"), Long), m.Call("INFO", "replication"));
+        Assert.Contains("Master replied to PING, replication can continue...", replica.Output);
+        m.Call("SET", "k", "v");
+        Assert.True(CaughtUp(m, r), replica.Output);
+    }
+
     /// <summary>Config-file errors for replicaof, as redis-server reports them.</summary>
     [Theory]
     [InlineData("replicaof 127.0.0.1 99999\n")]
