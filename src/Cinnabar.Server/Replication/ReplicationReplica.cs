@@ -945,6 +945,7 @@ public sealed partial class ReplicationState
         masterReadReplOff += req.Unconsumed - unconsumedSeen;
         while ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap | ClientFlags.Closed | ClientFlags.Paused | ClientFlags.Blocked)) == 0)
         {
+            if (server.PauseIfAllPaused(c)) break;
             var r = req.Next(server.Settings.ProtoMaxBulkLen, true);
             if (r == ParseResult.NeedMore) break;
             if (r == ParseResult.Empty) continue;

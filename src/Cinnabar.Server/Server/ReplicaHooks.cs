@@ -24,6 +24,14 @@ public sealed partial class CinnabarServer
         }
     }
 
+    /// <summary>CLIENT PAUSE ALL holds my master's stream too (Redis 7.0 pauses every client but replicas).</summary>
+    public bool PauseIfAllPaused(Client c)
+    {
+        if (!IsPaused() || pauseWritesOnly) return false;
+        PauseClient(c, rewind: false);
+        return true;
+    }
+
     /// <summary>Before a full sync replaces the dataset: stopAppendOnly and killRDBChild.</summary>
     public void StopPersistenceForSync()
     {
