@@ -183,7 +183,7 @@ public sealed class ReplicaSideTests
         string partialBefore = Info(m, "sync_partial_ok", "stats");
         string fullBefore = Info(m, "sync_full", "stats");
 
-        // A MULTI cut in half on the wire must not count: the offset stays before MULTI until EXEC is applied.
+        // The link goes, then the writes (MULTI/EXEC, EVAL, ...) reach the replica through the PSYNC backlog.
         Assert.Equal(":1\r\n", r.Call("CLIENT", "KILL", "TYPE", "master"));
         Pipeline(m, Writes());
         Assert.True(Env.WaitUntil(() => Info(m, "sync_partial_ok", "stats") != partialBefore, Long), replica.Output);
