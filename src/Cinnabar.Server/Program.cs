@@ -56,14 +56,18 @@ static class Startup
             int fileLines = fileText.Length == 0 ? 0 : fileText.Split('\n').Length;
             string text = options.Length > 0 ? fileText + "\n" + options : fileText;
             server.Config.LoadFromString(text, configFile != null ? fileLines : 0);
+            server.Config.SanityCheck();
         }
         catch (ConfigTable.ConfigError e)
         {
             var err = Console.OpenStandardError();
             var report = new StringBuilder();
             report.Append($"\n*** FATAL CONFIG FILE ERROR (Redis {CinnabarServer.Version}) ***\n");
-            report.Append($"Reading the configuration file, at line {e.LineNumber}\n");
-            report.Append($">>> '{e.Line}'\n");
+            if (e.LineNumber > 0)
+            {
+                report.Append($"Reading the configuration file, at line {e.LineNumber}\n");
+                report.Append($">>> '{e.Line}'\n");
+            }
             report.Append(e.Message).Append('\n');
             err.Write(Encoding.Latin1.GetBytes(report.ToString()));
             err.Flush();

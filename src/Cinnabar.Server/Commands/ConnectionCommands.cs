@@ -138,7 +138,7 @@ public static class ConnectionCommands
         c.Reply.Bulk("proto"u8); c.Reply.Integer(c.ProtocolVersion);
         c.Reply.Bulk("id"u8); c.Reply.Integer(c.Id);
         c.Reply.Bulk("mode"u8); c.Reply.Bulk(c.Server.ModeName);
-        c.Reply.Bulk("role"u8); c.Reply.Bulk("master"u8);
+        c.Reply.Bulk("role"u8); c.Reply.Bulk(c.Server.Repl.IsReplica ? "replica"u8 : "master"u8);
         c.Reply.Bulk("modules"u8); c.Reply.EmptyArray();
     }
 }
@@ -183,6 +183,7 @@ public static class Commands_Client
         // catClientInfoString's order.
         string flags = "";
         if ((c.Flags & ClientFlags.Monitor) != 0) flags += "O";
+        if ((c.Flags & ClientFlags.Master) != 0) flags += "M";
         if (c.InPubSub) flags += "P";
         if (c.InMulti) flags += "x";
         if ((c.Flags & ClientFlags.Blocked) != 0) flags += "b";
@@ -212,7 +213,8 @@ public static class Commands_Client
             if (c.ArgIs(i, "type") && i + 1 < c.ArgCount)
             {
                 type = c.ArgString(i + 1).ToLowerInvariant();
-                if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
+                if (type == "replica") type = "slave";
+                if (type is not ("normal" or "master" or "slave" or "pubsub"))
                 {
                     c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
@@ -238,7 +240,7 @@ public static class Commands_Client
         foreach (var cl in c.Server.Clients.Values.OrderBy(x => x.Id))
         {
             if (ids.Count > 0 && !ids.Contains(cl.Id)) continue;
-            if (type != null && type != "normal") continue;
+            if (type != null && type != ClientType(cl)) continue;
             sb.Append(InfoLine(c.Server, cl)).Append('\n');
         }
         c.Reply.Verbatim(sb.ToString());
@@ -294,7 +296,8 @@ public static class Commands_Client
             else if (c.ArgIs(i, "type"))
             {
                 type = c.ArgString(i + 1).ToLowerInvariant();
-                if (type is not ("normal" or "master" or "replica" or "slave" or "pubsub"))
+                if (type == "replica") type = "slave";
+                if (type is not ("normal" or "master" or "slave" or "pubsub"))
                 {
                     c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
@@ -320,7 +323,7 @@ public static class Commands_Client
         {
             if (addrFilter != null && victim.Addr != addrFilter) continue;
             if (laddrFilter != null && victim.LAddr != laddrFilter) continue;
-            if (type != null && type != "normal") continue;
+            if (type != null && type != ClientType(victim)) continue;
             if (id != 0 && victim.Id != id) continue;
             if (user != null && victim.User != user) continue;
             if (victim == c && skipMe) continue;
@@ -329,6 +332,10 @@ public static class Commands_Client
         }
         c.Reply.Integer(killed);
     }
+
+    /// <summary>getClientType's name as CLIENT KILL/LIST TYPE spell it.</summary>
+    public static string ClientType(Client c) =>
+        (c.Flags & ClientFlags.Master) != 0 ? "master" : c.InPubSub ? "pubsub" : "normal";
 
     static void KillClient(Client current, Client victim)
     {

@@ -318,6 +318,7 @@ public static class KeyCommands
                 db.ExpireAt(i);
                 continue;
             }
+            if (e.ExpireAt != 0 && Clock.NowMs > e.ExpireAt && db.HideExpired && tries < 99) continue;   // a replica: logically expired
             c.Reply.Bulk(e.Key);
             return;
         }

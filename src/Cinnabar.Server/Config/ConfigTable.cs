@@ -101,6 +101,13 @@ public sealed class ConfigTable
         }
     }
 
+    /// <summary>loadServerConfigFromString's sanity checks once every line is read (reported without a line).</summary>
+    public void SanityCheck()
+    {
+        if (server.Settings.ClusterEnabled && server.Repl.MasterHost != null)
+            throw new ConfigError("replicaof directive not allowed in cluster mode", 0, null);
+    }
+
     bool saveSeen;  // the first "save" line replaces the built-in save points; later ones append
 
     /// <summary>
@@ -421,7 +428,16 @@ public sealed class ConfigTable
                 value = string.Join(" ", args);
                 return null;
             case "replicaof":
-                value = string.Join(" ", args);
+                // setConfigReplicaOfOption: "host port" or "no one"; the port as strtol reads it, 0..65535.
+                if (args.Length != 2) return "wrong number of arguments";
+                if (args[0].Equals("no", StringComparison.OrdinalIgnoreCase) && args[1].Equals("one", StringComparison.OrdinalIgnoreCase))
+                {
+                    value = "";
+                    return null;
+                }
+                if (!int.TryParse(args[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int masterPort) || masterPort < 0 || masterPort > 65535)
+                    return "Invalid master port";
+                value = args[0] + " " + masterPort.ToString(CultureInfo.InvariantCulture);
                 return null;
             default:
                 value = string.Join(" ", args);
@@ -534,6 +550,17 @@ public sealed class ConfigTable
             case "busy-reply-threshold": s.BusyReplyThresholdMs = L(); break;
             case "hll-sparse-max-bytes": s.HllSparseMaxBytes = L(); break;
             case "cluster-enabled": s.ClusterEnabled = v == "yes"; break;
+            case "replicaof":
+            {
+                int sp = v.LastIndexOf(' ');
+                if (sp < 0) server.Repl.ConfigureFromDirective(null, 0);
+                else server.Repl.ConfigureFromDirective(v[..sp], int.Parse(v[(sp + 1)..], CultureInfo.InvariantCulture));
+                break;
+            }
+            case "replica-read-only": server.Repl.ReadOnlyReplica = v == "yes"; break;
+            case "replica-serve-stale-data": server.Repl.ServeStaleData = v == "yes"; break;
+            case "replica-ignore-maxmemory": server.Repl.IgnoreMaxmemory = v == "yes"; break;
+            case "repl-timeout": server.Repl.ReplTimeoutSeconds = (int)L(); break;
             case "cluster-config-file": s.ClusterConfigFile = v; break;
             case "cluster-node-timeout": s.ClusterNodeTimeout = L(); break;
             case "cluster-port": s.ClusterPort = (int)L(); break;

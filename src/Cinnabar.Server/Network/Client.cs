@@ -23,6 +23,7 @@ public enum ClientFlags
     Protected = 4096,   // runs a busy script: not read from or freed until the script ends
     Asking = 8192,      // ASKING: the next command may use an importing slot
     ReadOnlyCluster = 16384,    // READONLY: reads of my master's slots are served here
+    Master = 1 << 20,           // CLIENT_MASTER: my master's replication stream (Replication/ReplicationReplica.cs)
 }
 
 /// <summary>A client connection: its socket, receive and send buffers, and the session state Redis keeps per client.</summary>

@@ -13,11 +13,13 @@ public sealed unsafe class EventLoop
     const int MaxEvents = 1024;
     const ulong WakeTag = ulong.MaxValue;
     const ulong ListenerTagBase = 1UL << 40;
+    const ulong HandlerTagBase = 1UL << 41;
 
     readonly CinnabarServer server;
     readonly int epfd;
     readonly int wakeFd;
     readonly List<int> listeners = new();
+    readonly Dictionary<int, Action<uint>> fileHandlers = new();
     Client[] clientsByFd = new Client[1024];
     readonly List<Client> pendingWrites = new();
     readonly ConcurrentQueue<Action> posted = new();
@@ -69,6 +71,12 @@ public sealed unsafe class EventLoop
         13 => "Permission denied",
         97 => "Address family not supported by protocol",
         22 => "Invalid argument",
+        111 => "Connection refused",
+        110 => "Connection timed out",
+        104 => "Connection reset by peer",
+        113 => "No route to host",
+        101 => "Network is unreachable",
+        32 => "Broken pipe",
         _ => "errno " + errno,
     };
 
@@ -118,6 +126,11 @@ public sealed unsafe class EventLoop
             ulong tag = ev[i].Data;
             uint flags = ev[i].Events;
             if (tag == WakeTag) { DrainWake(); continue; }
+            if (tag >= HandlerTagBase)
+            {
+                if (fileHandlers.TryGetValue((int)(tag - HandlerTagBase), out var handler)) handler(flags);
+                continue;
+            }
             if (tag >= ListenerTagBase) { AcceptAll((int)(tag - ListenerTagBase)); continue; }
             var c = clientsByFd[(int)tag];
             if (c == null) continue;
@@ -160,6 +173,33 @@ public sealed unsafe class EventLoop
             FlushPendingWrites();
         }
         finally { whileBlocked = false; }
+    }
+
+    // ---- other file descriptors (the replica's link to its master during the handshake and transfer) ----
+
+    /// <summary>aeCreateFileEvent: watches <paramref name="fd"/> for <paramref name="events"/> (EPOLLIN/EPOLLOUT), replacing any handler it had.</summary>
+    public void SetFileEvent(int fd, uint events, Action<uint> handler)
+    {
+        var ev = new Native.EpollEvent { Events = events, Data = HandlerTagBase + (ulong)fd };
+        bool known = fileHandlers.ContainsKey(fd);
+        fileHandlers[fd] = handler;
+        Native.epoll_ctl(epfd, known ? Native.EPOLL_CTL_MOD : Native.EPOLL_CTL_ADD, fd, &ev);
+    }
+
+    /// <summary>aeDeleteFileEvent: stops watching the fd (the caller closes it or hands it to <see cref="AdoptClient"/>).</summary>
+    public void RemoveFileEvent(int fd)
+    {
+        if (!fileHandlers.Remove(fd)) return;
+        Native.epoll_ctl(epfd, Native.EPOLL_CTL_DEL, fd, null);
+    }
+
+    /// <summary>Serves a client made for a connection the server opened itself (the master link after a sync).</summary>
+    public void AdoptClient(Client c)
+    {
+        if (c.Fd >= clientsByFd.Length) Array.Resize(ref clientsByFd, Math.Max(c.Fd + 1, clientsByFd.Length * 2));
+        clientsByFd[c.Fd] = c;
+        var ev = new Native.EpollEvent { Events = Native.EPOLLIN, Data = (ulong)c.Fd };
+        Native.epoll_ctl(epfd, Native.EPOLL_CTL_ADD, c.Fd, &ev);
     }
 
     void DrainWake()

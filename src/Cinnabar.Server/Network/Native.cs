@@ -35,6 +35,8 @@ internal static unsafe class Native
     [DllImport("libc", SetLastError = true)] public static extern int accept4(int fd, byte* addr, int* len, int flags);
     [DllImport("libc", SetLastError = true)] public static extern int getsockname(int fd, byte* addr, int* len);
     [DllImport("libc", SetLastError = true)] public static extern int getpeername(int fd, byte* addr, int* len);
+    [DllImport("libc", SetLastError = true)] public static extern int connect(int fd, byte* addr, int len);
+    [DllImport("libc", SetLastError = true)] public static extern int poll(PollFd* fds, nuint count, int timeoutMs);
     [DllImport("libc", SetLastError = true)] public static extern int epoll_create1(int flags);
     [DllImport("libc", SetLastError = true)] public static extern int epoll_ctl(int epfd, int op, int fd, EpollEvent* ev);
     [DllImport("libc", SetLastError = true)] public static extern int epoll_wait(int epfd, EpollEvent* events, int max, int timeout);
@@ -45,6 +47,15 @@ internal static unsafe class Native
     [DllImport("libc", SetLastError = true)] public static extern int eventfd(uint initval, int flags);
     [DllImport("libc", SetLastError = true)] public static extern nint write(int fd, byte* buf, nint count);
     [DllImport("libc")] public static extern int getpid();
+
+    public const short POLLIN = 1, POLLOUT = 4;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events, REvents;
+    }
 
     public static int Errno => Marshal.GetLastPInvokeError();
 

@@ -153,7 +153,8 @@ public sealed class ScriptingState
     /// <summary>scriptPrepareForRun's checks; null when the script may run, else the error it replies.</summary>
     public string CheckCanRun(ScriptFlags flags, bool ro)
     {
-        if ((flags & ScriptFlags.EvalCompat) != 0) return null;
+        // A script without a shebang runs under the old rules, except that a stale replica refuses it outright.
+        if ((flags & ScriptFlags.EvalCompat) != 0) return Server.Repl.RunningStale ? Replication.ReplicationState.MasterDownError : null;
         if ((flags & ScriptFlags.AllowOom) == 0 && Server.Settings.MaxMemory > 0 && !Server.EnsureMemory())
         {
             // A script that may write counts as a deny-oom command (scriptFlagsToCmdFlags). A no-writes one
@@ -162,6 +163,12 @@ public sealed class ScriptingState
         }
         if (Server.ClusterEnabled && (flags & ScriptFlags.NoCluster) != 0)
             return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+        // A shebang script that may write is a write command to processCommand (READONLY), and one without
+        // allow-stale is not stale (MASTERDOWN), in that order.
+        if ((flags & ScriptFlags.NoWrites) == 0 && Server.Repl.MasterHost != null && Server.Repl.ReadOnlyReplica)
+            return Replication.ReplicationState.ReadOnlyError;
+        if (Server.Repl.RunningStale && (flags & ScriptFlags.AllowStale) == 0)
+            return Replication.ReplicationState.MasterDownError;
         if ((flags & ScriptFlags.NoWrites) == 0 && ro)
             return "ERR Can not execute a script with write flag using *_ro command.";
         return null;
@@ -216,6 +223,7 @@ public sealed class ScriptingState
         if (cmd.Handler == null) return "Unknown Redis command called from script";
         bool write = (cmd.Flags & CommandFlags.Write) != 0;
         if (write && run.ReadOnly) return "Write commands are not allowed from read-only scripts.";
+        if (write && !run.WriteDirty && server.Repl.DeniesWritesFrom(run.Caller)) return "-" + Replication.ReplicationState.ReadOnlyError;
         if (!run.AllowOom && server.Settings.MaxMemory > 0 && !run.WriteDirty && run.Oom && (cmd.Flags & CommandFlags.DenyOom) != 0)
             return "-OOM command not allowed when used memory > 'maxmemory'.";
         if (write) run.WriteDirty = true;

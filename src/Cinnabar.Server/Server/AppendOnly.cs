@@ -49,7 +49,7 @@ public sealed partial class CinnabarServer
         try { return load(); }
         finally
         {
-            foreach (var db in Dbs) db.ExpiryEnabled = true;
+            foreach (var db in Dbs) db.ExpiryEnabled = Repl.MasterHost == null;
             Loading = false;
             Prop.DiscardPending();
         }

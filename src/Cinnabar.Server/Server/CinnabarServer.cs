@@ -85,6 +85,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     public void ClientClosed(Client c)
     {
         Clients.Remove(c.Id);
+        if ((c.Flags & ClientFlags.Master) != 0) Repl.MasterClientClosed(c);
         if ((c.Flags & ClientFlags.Monitor) != 0) Monitors.Remove(c);
         pausedClients.Remove(c);
         ForgetBlockedClient(c);
@@ -95,6 +96,11 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     /// <summary>Parses and runs every complete request in the client's buffer.</summary>
     public void ProcessInput(Client c)
     {
+        if ((c.Flags & ClientFlags.Master) != 0)
+        {
+            Repl.ProcessMasterInput(c);    // offsets, the backlog, no replies
+            return;
+        }
         var req = c.Request;
         while ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap | ClientFlags.Closed | ClientFlags.Paused | ClientFlags.Blocked)) == 0)
         {
@@ -142,21 +148,23 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, "NOAUTH Authentication required.", replyMark);
             return;
         }
+        // mustObeyClient: my master's stream is applied whatever my own state (read-only, OOM, cluster slots).
+        bool obey = (c.Flags & ClientFlags.Master) != 0;
         c.ClusterSlot = -1;
-        if (NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd, out c.ClusterSlot) is string redirect)
+        if (!obey && NeedsClusterRouting(c, cmd) && ClusterRedirect(c, cmd, out c.ClusterSlot) is string redirect)
         {
             if (cmd.FullName == "exec") DiscardTransaction(c);
             cmd.RejectedCalls++;
             Reject(c, redirect, replyMark);
             return;
         }
-        if (Settings.MaxMemory > 0 && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
+        if (Settings.MaxMemory > 0 && !obey && (cmd.Flags & CommandFlags.DenyOom) != 0 && !EnsureMemory())
         {
             cmd.RejectedCalls++;
             Reject(c, "OOM command not allowed when used memory > 'maxmemory'.", replyMark);
             return;
         }
-        if ((LastBgsaveStatusOk == 0 || AofWriteError)
+        if ((LastBgsaveStatusOk == 0 || AofWriteError) && !obey
             && ((cmd.Flags & CommandFlags.Write) != 0 || cmd.FullName == "ping" || (cmd.FullName == "exec" && QueuedWrites(c)))
             && (DiskErrorDeniesWrites() ?? AofDiskError()) is string diskError)
         {
@@ -164,10 +172,26 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, diskError, replyMark);
             return;
         }
+        // A read-only replica refuses writes (EXEC of queued writes too) from everyone but its master.
+        if (Repl.MasterHost != null && Repl.ReadOnlyReplica && !obey
+            && ((cmd.Flags & CommandFlags.Write) != 0 || (cmd.FullName == "exec" && QueuedWrites(c))))
+        {
+            cmd.RejectedCalls++;
+            Reject(c, Replication.ReplicationState.ReadOnlyError, replyMark);
+            return;
+        }
         if (c.InPubSub && !c.Reply.Resp3 && !AllowedInSubscribedContext(cmd))
         {
             cmd.RejectedCalls++;
             Reject(c, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", replyMark);
+            return;
+        }
+        // replica-serve-stale-data no and the link down: only commands flagged stale (INFO, REPLICAOF, ...).
+        if (Repl.MasterHost != null && Repl.RunningStale
+            && ((cmd.Flags & CommandFlags.Stale) == 0 || (cmd.FullName == "exec" && QueuedCommandsLack(c, CommandFlags.Stale))))
+        {
+            cmd.RejectedCalls++;
+            Reject(c, Replication.ReplicationState.MasterDownError, replyMark);
             return;
         }
         if (Loading && (cmd.Flags & CommandFlags.Loading) == 0)
@@ -345,6 +369,18 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         return false;
     }
 
+    /// <summary>Whether some command queued by MULTI lacks the flag (Redis's mstate.cmd_inv_flags).</summary>
+    bool QueuedCommandsLack(Client c, CommandFlags flag)
+    {
+        if (c.Queued == null) return false;
+        foreach (var queued in c.Queued)
+        {
+            var q = LookupQueued(queued);
+            if (q != null && (q.Flags & flag) == 0) return true;
+        }
+        return false;
+    }
+
     /// <summary>The command (or subcommand) of a request queued by MULTI.</summary>
     Command LookupQueued(byte[][] queued)
     {
@@ -466,7 +502,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         Loop.NextCronTicks = Environment.TickCount64 + 1000 / Math.Max(1, Settings.Hz);
         Stats.Sample(Clock.NowMs);
         ExpirePauses();
-        if (Settings.ActiveExpireEnabled)
+        if (Settings.ActiveExpireEnabled && Repl.MasterHost == null)    // a replica's keys expire by its master's DEL
         {
             long start = Stopwatch.GetTimestamp();
             long deadline = Environment.TickCount64 + Math.Max(1, 250 / Math.Max(1, Settings.Hz));
@@ -478,6 +514,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Stats.ExpireCycleCpuMs += (Stopwatch.GetTimestamp() - start) * 1000 / Stopwatch.Frequency;
         }
         if (aof != null) aof.Cron();
+        Repl.ReplicaCron();
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
@@ -494,7 +531,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         long limit = Settings.Timeout * 1000L;
         foreach (var c in Clients.Values.ToArray())
         {
-            if ((c.Flags & ClientFlags.Monitor) != 0) continue;
+            if ((c.Flags & (ClientFlags.Monitor | ClientFlags.Master)) != 0) continue;
             if (Clock.NowMs - c.LastInteractionMs > limit)
             {
                 Log.Verbose("Closing idle client");

@@ -11,6 +11,7 @@ public sealed partial class CinnabarServer
     {
         long max = Settings.MaxMemory;
         if (max <= 0) return true;
+        if (Repl.MasterHost != null && Repl.IgnoreMaxmemory) return true;   // replica-ignore-maxmemory: an exact copy of the master
         long used = UsedMemory();
         if (used <= max) return true;
         if (Settings.MaxMemoryPolicy == EvictionPolicy.NoEviction) return false;

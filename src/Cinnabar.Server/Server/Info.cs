@@ -310,17 +310,19 @@ public static class Info
     static void Replication(CinnabarServer s, StringBuilder sb)
     {
         sb.Append("# Replication\r\n");
-        Field(sb, "role", "master");
+        var r = s.Repl;
+        Field(sb, "role", r.IsReplica ? "slave" : "master");
+        if (r.IsReplica) r.AppendReplicaInfo(sb);
         Field(sb, "connected_slaves", 0);
         Field(sb, "master_failover_state", "no-failover");
-        Field(sb, "master_replid", s.Repl.ReplId);
-        Field(sb, "master_replid2", new string('0', 40));
-        Field(sb, "master_repl_offset", 0);
-        Field(sb, "second_repl_offset", -1);
-        Field(sb, "repl_backlog_active", 0);
-        Field(sb, "repl_backlog_size", 1048576);
-        Field(sb, "repl_backlog_first_byte_offset", 0);
-        Field(sb, "repl_backlog_histlen", 0);
+        Field(sb, "master_replid", r.ReplId);
+        Field(sb, "master_replid2", r.ReplId2);
+        Field(sb, "master_repl_offset", r.MasterReplOffset);
+        Field(sb, "second_repl_offset", r.SecondReplOffset);
+        Field(sb, "repl_backlog_active", r.Backlog != null ? 1 : 0);
+        Field(sb, "repl_backlog_size", s.Config.GetValue("repl-backlog-size") ?? "1048576");
+        Field(sb, "repl_backlog_first_byte_offset", r.Backlog?.FirstByteOffset ?? 0);
+        Field(sb, "repl_backlog_histlen", r.Backlog?.HistLen ?? 0);
     }
 
     static void Cpu(StringBuilder sb)

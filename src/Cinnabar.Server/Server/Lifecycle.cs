@@ -28,10 +28,11 @@ public sealed partial class CinnabarServer
             Log.Warning("Warning: no config file specified, using the default config. In order to specify a config file use cinnabar-server /path/to/redis.conf");
         else
             Log.Warning("Configuration loaded");
-        Log.Role = 'M';
+        Log.Role = Repl.IsReplica ? 'S' : 'M';
         Log.Notice("monotonic clock: POSIX clock_gettime");
         if (Config.GetValue("cluster-enabled") == "yes") EnableClusterRouting();
         InitDatabases();
+        if (Repl.IsReplica) Repl.ApplyRole();     // the replicaof directive: expiry left to the master, 'S' in the log
         Loop = new EventLoop(this);
         if (!ListenOnBindAddresses(Loop.Listen, Settings.Port, "TCP")) return 1;
         if (Settings.ClusterEnabled && !StartCluster()) return 1;

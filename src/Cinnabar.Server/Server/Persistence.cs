@@ -176,6 +176,7 @@ public sealed partial class CinnabarServer
             reader.Refilled = () =>
             {
                 LoadingLoadedBytes = reader.Offset;
+                Repl.LoadingProgress();             // a replica loading its master's RDB keeps the link alive
                 Loop.ProcessEventsWhileBlocked();   // clients are answered LOADING meanwhile
             };
             try
@@ -199,7 +200,7 @@ public sealed partial class CinnabarServer
             }
             finally
             {
-                foreach (var db in Dbs) db.ExpiryEnabled = true;
+                foreach (var db in Dbs) db.ExpiryEnabled = Repl.MasterHost == null;   // a replica leaves expiry to its master
                 Loading = false;
                 if (noGc) EndLoadNoGCRegion();
             }
@@ -261,7 +262,7 @@ public sealed partial class CinnabarServer
     {
         Db db = server.Dbs[0];
         public long Loaded, Expired;
-        readonly bool isMaster = true;
+        readonly bool isMaster = server.Repl.MasterHost == null;   // a replica keeps expired keys for its master to delete
 
         public void Aux(byte[] key, byte[] value)
         {
@@ -281,7 +282,8 @@ public sealed partial class CinnabarServer
                 log.Notice($"RDB memory usage when created {(used / (1024.0 * 1024)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)} Mb");
             }
             else if (k == "aof-base") { if (long.TryParse(v, out long b) && b != 0) log.Notice("RDB is base AOF"); }
-            else if (k is "repl-stream-db" or "repl-id" or "repl-offset" or "lua" or "aof-preamble" or "redis-bits") { }
+            else if (k == "repl-stream-db") server.LastRdbReplStreamDb = int.TryParse(v, out int sdb) ? sdb : -1;
+            else if (k is "repl-id" or "repl-offset" or "lua" or "aof-preamble" or "redis-bits") { }
             else log.Debug($"Unrecognized RDB AUX field: '{k}'");
         }
 

@@ -17,6 +17,9 @@ public interface IKeyspaceEvents
     void KeyExpired(Db db, byte[] key);
     void KeyAdded(Db db, byte[] key);
     void KeyModified(Db db, ReadOnlySpan<byte> key);
+
+    /// <summary>A replica met a key past its TTL that it must not delete itself: true when the lookup treats it as missing.</summary>
+    bool HideExpiredKey(Db db, int index) => false;
 }
 
 /// <summary>One numbered database: the key table plus lazy expiry, access stamps and memory accounting.</summary>
@@ -27,6 +30,7 @@ public sealed class Db
     public long DatasetBytes;       // approximate heap held by keys, values and entries
     public long AvgTtlEstimate;
     public bool ExpiryEnabled = true;   // false on replicas and while loading, as Redis lets the master expire
+    public bool HideExpired;            // a replica: expired keys stay, but its own clients do not see them
     readonly IKeyspaceEvents events;
     public bool LfuMode;            // maxmemory-policy is an LFU one: Access holds Redis's LFU word
     public int LfuLogFactor = 10, LfuDecayTime = 1;
@@ -52,10 +56,14 @@ public sealed class Db
         // Whatever a caller does with the entry next, a snapshot in progress gets its current state first.
         Table.Snapshot?.SaveBeforeChange(Table, i);
         ref var e = ref Table.At(i);
-        if (e.ExpireAt != 0 && ExpiryEnabled && Clock.NowMs > e.ExpireAt)
+        if (e.ExpireAt != 0 && Clock.NowMs > e.ExpireAt)
         {
-            ExpireAt(i);
-            return -1;
+            if (ExpiryEnabled)
+            {
+                ExpireAt(i);
+                return -1;
+            }
+            if (HideExpired && events.HideExpiredKey(this, i)) return -1;
         }
         return i;
     }
