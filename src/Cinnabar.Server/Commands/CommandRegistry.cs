@@ -27,5 +27,6 @@ public static class CommandRegistry
         PersistenceCommands.Register(t);
         ClusterKeyCommands.Register(t);
         Cluster.ClusterCommand.Register(t);
+        Replication.ReplicationCommands.Register(t);
     }
 }

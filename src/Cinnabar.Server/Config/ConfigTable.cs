@@ -554,6 +554,11 @@ public sealed class ConfigTable
             case "cluster-replica-no-failover": s.ClusterReplicaNoFailover = v == "yes"; server.Cluster?.ConfigChanged(); break;
             case "cluster-preferred-endpoint-type": s.ClusterPreferredEndpointType = v; server.Cluster?.ConfigChanged(); break;
             case "cluster-link-sendbuf-limit": s.ClusterLinkSendbufLimit = (long)Math.Min(ulong.Parse(v, CultureInfo.InvariantCulture), long.MaxValue); break;
+            case "repl-backlog-size" or "repl-backlog-ttl" or "repl-diskless-sync" or "repl-diskless-sync-delay"
+                or "repl-diskless-sync-max-replicas" or "repl-ping-replica-period" or "repl-timeout"
+                or "repl-disable-tcp-nodelay" or "min-replicas-to-write" or "min-replicas-max-lag" or "shutdown-timeout":
+                server.Repl.Master.ApplyConfig(d.Name, v);   // the master side of replication (Replication/)
+                break;
             case "client-output-buffer-limit":
             {
                 var limits = ParseBufferLimits(v);

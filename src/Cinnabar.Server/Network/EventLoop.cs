@@ -279,6 +279,7 @@ public sealed unsafe class EventLoop
     void WriteToClient(Client c)
     {
         var reply = c.Reply;
+    again:
         while (reply.Pending > 0)
         {
             nint n;
@@ -301,10 +302,13 @@ public sealed unsafe class EventLoop
                 return;
             }
             reply.Sent += (int)n;
-            server.Stats.NetOutputBytes += n;
+            if (c.ReplicaLink is { IsReplica: true }) server.Stats.NetReplOutputBytes += n;
+            else server.Stats.NetOutputBytes += n;
         }
         server.Stats.WritesProcessed++;
         reply.Drained();
+        // A replica being sent its RDB (from the file or the diskless transfer) gets the next piece now.
+        if (c.ReplicaLink is { NeedsRefill: true } && server.Repl.Master.Refill(c)) goto again;
         if ((c.Flags & ClientFlags.WriteRegistered) != 0)
         {
             c.Flags &= ~ClientFlags.WriteRegistered;
