@@ -318,6 +318,16 @@ public sealed unsafe class EventLoop
         if ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) FreeClient(c);
     }
 
+    /// <summary>flushSlavesOutputBuffers: at shutdown, what online replicas have pending goes out if the socket takes it.</summary>
+    public void FlushReplicas()
+    {
+        foreach (var r in server.Repl.Master.Replicas.ToArray())
+        {
+            var c = r.Client;
+            if (r.Streaming && c.Reply.Pending > 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
+        }
+    }
+
     /// <summary>Writes whatever is pending without waiting (shutdown path).</summary>
     public void FlushAll()
     {

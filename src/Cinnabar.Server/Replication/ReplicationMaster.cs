@@ -586,6 +586,36 @@ public sealed class ReplicationMaster : IPropagationSink
         }
     }
 
+    // ------------------------------------------------------------------ shutdown
+
+    /// <summary>isReadyToShutdown: every replica acknowledged the whole stream.</summary>
+    public bool ReadyToShutdown()
+    {
+        foreach (var r in Replicas)
+            if (r.AckOffset != repl.MasterReplOffset) return false;
+        return true;
+    }
+
+    /// <summary>sendGetackToReplicas.</summary>
+    public void SendGetAck() => Feed(-1, GetAckCommand);
+
+    /// <summary>finishShutdown's report of replicas still behind, and a last attempt to send them what is pending.</summary>
+    public void LogLaggingReplicasAtShutdown()
+    {
+        if (Replicas.Count == 0) return;
+        int lagging = 0;
+        long now = NowUnix;
+        foreach (var r in Replicas)
+        {
+            if (r.AckOffset == repl.MasterReplOffset) continue;
+            lagging++;
+            long lag = r.State == ReplicaState.Online ? now - r.AckTimeUnix : 0;
+            Log.Warning($"Lagging replica {r.Name} reported offset {repl.MasterReplOffset - r.AckOffset} behind master, lag={lag}, state={r.StateName}.");
+        }
+        Log.Notice($"{Replicas.Count - lagging} of {Replicas.Count} replicas are in sync when shutting down.");
+        server.Loop.FlushReplicas();   // flushSlavesOutputBuffers, best effort
+    }
+
     // ------------------------------------------------------------------ cron
 
     /// <summary>

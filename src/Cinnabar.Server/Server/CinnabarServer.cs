@@ -468,7 +468,8 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
         BackgroundSaveCron();
-        if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
+        if (ShutdownInitiated) ShutdownCron();
+        else if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
         {
             Log.Warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
             ShutdownAsap = false;

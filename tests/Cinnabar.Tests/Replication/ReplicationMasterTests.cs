@@ -163,8 +163,10 @@ public sealed class ReplicationMasterTests
         using (var c = master.Connect()) Fill(c);
         using var replica = Replica(master.Port);
         AssertInSync(master, replica);
-        Assert.Contains(diskless ? "Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk", master.Output);
-        Assert.Contains(diskless ? "receiving streamed RDB from master with EOF" : "receiving", replica.Output);
+        string target = diskless ? "Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk";
+        Assert.Contains(target, master.WaitForOutput(target));
+        string receiving = diskless ? "receiving streamed RDB from master with EOF" : "MASTER <-> REPLICA sync: receiving";
+        Assert.Contains(receiving, replica.WaitForOutput(receiving));
         using (var r = replica.Connect())
         {
             Assert.Contains("replib", r.Call("FUNCTION", "LIST"));
@@ -289,7 +291,8 @@ public sealed class ReplicationMasterTests
             Assert.Equal("1", stats["sync_full"]);
             Assert.Equal("1", stats["sync_partial_ok"]);
         }
-        Assert.Contains("Partial resynchronization request from 127.0.0.1:" + replica.Port + " accepted", master.Output);
+        string accepted = "Partial resynchronization request from 127.0.0.1:" + replica.Port + " accepted";
+        Assert.Contains(accepted, master.WaitForOutput(accepted));
     }
 
     [Fact]
@@ -471,5 +474,55 @@ public sealed class ReplicationMasterTests
         Assert.True(Env.WaitUntil(() => Info(c, "replication")["repl_backlog_active"] == "0", TimeSpan.FromSeconds(15)), master.Output);
         Assert.NotEqual(replid, Info(c, "replication")["master_replid"]);
         master.WaitForOutput("Replication backlog freed after 1 seconds without connected replicas.");
+    }
+
+    [Fact]
+    public void ShutdownWaitsForLaggingReplicas()
+    {
+        using var master = Cinnabar("--shutdown-timeout", "3");
+        using var replica = Replica(master.Port);
+        AssertInSync(master, replica);
+        Signal(replica, "STOP");
+        try
+        {
+            using var c = master.Connect();
+            Ok(c, "SET", "last", "write");
+            using var shutdown = master.Connect();
+            shutdown.Send(RespConnection.Encode(new[] { "SHUTDOWN", "NOSAVE" }.Select(s => Encoding.UTF8.GetBytes(s)).ToArray()));
+            master.WaitForOutput("Waiting for replicas before shutting down.");
+            // Writes wait meanwhile; ABORT ends the wait, the SHUTDOWN client gets the error and the write goes through.
+            using var writer = master.Connect();
+            writer.Send(RespConnection.Encode(new[] { "SET", "paused", "1" }.Select(s => Encoding.UTF8.GetBytes(s)).ToArray()));
+            Assert.Equal("+OK\r\n", c.Call("SHUTDOWN", "ABORT"));
+            Assert.Equal("-ERR Errors trying to SHUTDOWN. Check logs.\r\n", RespConnection.Latin1(shutdown.ReadReply()));
+            Assert.Equal("+OK\r\n", RespConnection.Latin1(writer.ReadReply()));
+            Assert.Equal("-ERR No shutdown in progress.\r\n", c.Call("SHUTDOWN", "ABORT"));
+            // Now for real: the frozen replica never catches up, so the master exits after shutdown-timeout.
+            var sw = Stopwatch.StartNew();
+            shutdown.Send(RespConnection.Encode(new[] { "SHUTDOWN", "NOSAVE" }.Select(s => Encoding.UTF8.GetBytes(s)).ToArray()));
+            Assert.True(master.Process.WaitForExit(15_000), "master did not exit");
+            Assert.True(sw.Elapsed >= TimeSpan.FromSeconds(2.5), $"exited after {sw.Elapsed}");
+            master.WaitForOutput("replicas are in sync when shutting down.");
+            Assert.Contains($"Lagging replica 127.0.0.1:{replica.Port} reported offset", master.Output);
+            Assert.Contains("0 of 1 replicas are in sync when shutting down.", master.Output);
+        }
+        finally { Signal(replica, "CONT"); }
+    }
+
+    [Fact]
+    public void ShutdownLetsACaughtUpReplicaHaveTheLastWrite()
+    {
+        using var master = Cinnabar();
+        using var replica = Replica(master.Port);
+        AssertInSync(master, replica);
+        using (var c = master.Connect())
+        {
+            for (int i = 0; i < 1000; i++) Ok(c, "SET", "k" + i, "v");
+            c.Send(RespConnection.Encode(new[] { "SHUTDOWN", "NOSAVE" }.Select(s => Encoding.UTF8.GetBytes(s)).ToArray()));
+            Assert.True(master.Process.WaitForExit(15_000), "master did not exit");
+        }
+        Assert.Contains("1 of 1 replicas are in sync when shutting down.", master.WaitForOutput("replicas are in sync"));
+        using var r = replica.Connect();
+        Assert.Equal(":1000\r\n", r.Call("DBSIZE"));
     }
 }
