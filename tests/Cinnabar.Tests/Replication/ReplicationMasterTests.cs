@@ -360,7 +360,9 @@ public sealed class ReplicationMasterTests
             using var c = s.Connect();
             Ok(c, "CONFIG", "SET", "min-replicas-to-write", "1");
         }
-        var cmds = new[] { new[] { "SET", "k", "v" }, new[] { "GET", "k" }, new[] { "MULTI" }, new[] { "INCR", "k" }, new[] { "EXEC" }, new[] { "EVAL", "return 1", "0" } };
+        var cmds = new[] { new[] { "SET", "k", "v" }, new[] { "GET", "k" }, new[] { "MULTI" }, new[] { "INCR", "k" }, new[] { "EXEC" }, new[] { "EVAL", "return 1", "0" },
+            new[] { "EVAL", "return redis.call('SET', 'k', 'v')", "0" }, new[] { "EVAL", "#!lua\nreturn redis.call('SET', 'k', 'v')", "0" },
+            new[] { "EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', 'k')", "0" }, new[] { "EVAL", "return redis.pcall('SET', 'k', 'v')", "0" } };
         using (var a = master.Connect())
         using (var b = redis.Connect())
             foreach (var cmd in cmds) Assert.Equal(b.Call(cmd), a.Call(cmd));
