@@ -37,7 +37,9 @@ public sealed partial class CinnabarServer
     public long CurrentSaveKeysTotal => rdbJob?.KeysTotal ?? 0;
 
     /// <summary>Whether the event loop should not sleep: a snapshot has keys left to encode.</summary>
-    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime) || (aof != null && aof.RewriteNeedsLoopTime);
+    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime && !rdbJob.WriterBehind) || (aof != null && aof.RewriteNeedsLoopTime);
+
+    static readonly Action NoOp = () => { };
 
     /// <summary>Another job owns the keyspace snapshot (an AOF rewrite will say so here too).</summary>
     public bool ChildActive => rdbJob != null || (aof != null && aof.RewriteInProgress);
@@ -89,7 +91,12 @@ public sealed partial class CinnabarServer
             foreach (var lib in scripting.Functions.Libraries) w.WriteFunction(lib.Code);
         bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
         bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
-        return new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), output, complete, threadName, RdbKeySaveDelayMicros);
+        // A writer that fell behind (slow disk, or a diskless sync paced by its replicas) wakes the loop when it
+        // caught up, so the loop sleeps meanwhile instead of spinning.
+        return new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), output, complete, threadName, RdbKeySaveDelayMicros)
+        {
+            WriterCaughtUp = () => Loop.Post(NoOp),
+        };
     }
 
     /// <summary>
