@@ -155,17 +155,19 @@ public sealed class ReplicationMasterTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void FullSyncOfEveryTypeThenTheStream(bool diskless)
+    [InlineData(false, "disabled")]
+    [InlineData(true, "disabled")]
+    [InlineData(true, "swapdb")]
+    public void FullSyncOfEveryTypeThenTheStream(bool diskless, string replicaDisklessLoad)
     {
         using var master = Cinnabar("--repl-diskless-sync", diskless ? "yes" : "no");
         using (var c = master.Connect()) Fill(c);
-        using var replica = Replica(master.Port);
+        using var replica = Replica(master.Port, "--repl-diskless-load", replicaDisklessLoad);
         AssertInSync(master, replica);
         string target = diskless ? "Starting BGSAVE for SYNC with target: replicas sockets" : "Starting BGSAVE for SYNC with target: disk";
         Assert.Contains(target, master.WaitForOutput(target));
-        string receiving = diskless ? "receiving streamed RDB from master with EOF" : "MASTER <-> REPLICA sync: receiving";
+        string receiving = replicaDisklessLoad != "disabled" ? "Loading DB in memory"
+            : diskless ? "receiving streamed RDB from master with EOF" : "MASTER <-> REPLICA sync: receiving";
         Assert.Contains(receiving, replica.WaitForOutput(receiving));
         using (var r = replica.Connect())
         {
@@ -526,5 +528,44 @@ public sealed class ReplicationMasterTests
         Assert.Contains("1 of 1 replicas are in sync when shutting down.", master.WaitForOutput("replicas are in sync"));
         using var r = replica.Connect();
         Assert.Equal(":1000\r\n", r.Call("DBSIZE"));
+    }
+
+    [Fact]
+    public void ReplicaThatStopsAcknowledgingIsDroppedAfterReplTimeout()
+    {
+        using var master = Cinnabar("--repl-timeout", "2");
+        using var replica = Replica(master.Port);
+        AssertInSync(master, replica);
+        Signal(replica, "STOP");
+        try
+        {
+            master.WaitForOutput("Disconnecting timedout replica (streaming sync): 127.0.0.1:" + replica.Port, 15_000);
+            Assert.Contains("Disconnecting timedout replica (streaming sync)", master.Output);
+            using var c = master.Connect();
+            Assert.Equal("0", Info(c, "replication")["connected_slaves"]);
+            Ok(c, "SET", "while", "away");
+        }
+        finally { Signal(replica, "CONT"); }
+        AssertInSync(master, replica);
+    }
+
+    [Fact]
+    public void ReplicaOverItsOutputBufferLimitIsDropped()
+    {
+        using var master = Cinnabar("--client-output-buffer-limit", "replica 1mb 0 0");
+        using var replica = Replica(master.Port);
+        AssertInSync(master, replica);
+        Signal(replica, "STOP");
+        try
+        {
+            using var c = master.Connect();
+            // Enough to fill the socket buffers and then the 1 MB limit.
+            var value = new string('v', 64 * 1024);
+            for (int i = 0; i < 400 && Info(c, "replication")["connected_slaves"] == "1"; i++) Ok(c, "SET", "big" + (i % 10), value);
+            master.WaitForOutput("scheduled to be closed ASAP for overcoming of output buffer limits", 15_000);
+            Assert.Contains("scheduled to be closed ASAP for overcoming of output buffer limits", master.Output);
+        }
+        finally { Signal(replica, "CONT"); }
+        AssertInSync(master, replica);
     }
 }
