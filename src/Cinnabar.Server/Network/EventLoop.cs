@@ -279,6 +279,7 @@ public sealed unsafe class EventLoop
     void WriteToClient(Client c)
     {
         var reply = c.Reply;
+        int refills = 0;
     again:
         while (reply.Pending > 0)
         {
@@ -289,12 +290,7 @@ public sealed unsafe class EventLoop
                 int err = Native.Errno;
                 if (err == Native.EAGAIN)
                 {
-                    if ((c.Flags & ClientFlags.WriteRegistered) == 0)
-                    {
-                        c.Flags |= ClientFlags.WriteRegistered;
-                        var ev = new Native.EpollEvent { Events = Native.EPOLLIN | Native.EPOLLOUT, Data = (ulong)c.Fd };
-                        Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
-                    }
+                    WaitWritable(c);
                     return;
                 }
                 if (err == Native.EINTR) continue;
@@ -307,8 +303,17 @@ public sealed unsafe class EventLoop
         }
         server.Stats.WritesProcessed++;
         reply.Drained();
-        // A replica being sent its RDB (from the file or the diskless transfer) gets the next piece now.
-        if (c.ReplicaLink is { NeedsRefill: true } && server.Repl.Master.Refill(c)) goto again;
+        // A replica being sent its RDB (from the file or the diskless transfer) gets the next piece now; after a
+        // few pieces the loop moves on (other clients wait less) and comes back when the socket is writable.
+        if (c.ReplicaLink is { NeedsRefill: true })
+        {
+            if (++refills > 4)
+            {
+                WaitWritable(c);
+                return;
+            }
+            if (server.Repl.Master.Refill(c)) goto again;
+        }
         if ((c.Flags & ClientFlags.WriteRegistered) != 0)
         {
             c.Flags &= ~ClientFlags.WriteRegistered;
@@ -316,6 +321,14 @@ public sealed unsafe class EventLoop
             Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
         }
         if ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) FreeClient(c);
+    }
+
+    void WaitWritable(Client c)
+    {
+        if ((c.Flags & ClientFlags.WriteRegistered) != 0) return;
+        c.Flags |= ClientFlags.WriteRegistered;
+        var ev = new Native.EpollEvent { Events = Native.EPOLLIN | Native.EPOLLOUT, Data = (ulong)c.Fd };
+        Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
     }
 
     /// <summary>flushSlavesOutputBuffers: at shutdown, what online replicas have pending goes out if the socket takes it.</summary>
