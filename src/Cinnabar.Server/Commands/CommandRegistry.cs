@@ -28,5 +28,6 @@ public static class CommandRegistry
         ClusterKeyCommands.Register(t);
         Cluster.ClusterCommand.Register(t);
         Replication.ReplicaCommands.Register(t);
+        Replication.ReplicationCommands.Register(t);
     }
 }

@@ -107,6 +107,7 @@ public static class ConfigCommands
     {
         var s = c.Server;
         s.Stats.Reset();
+        s.Repl.Master.StatSyncFull = s.Repl.Master.StatSyncPartialOk = s.Repl.Master.StatSyncPartialErr = 0;
         foreach (var cmd in s.Commands.All)
         {
             cmd.Calls = cmd.Microseconds = cmd.RejectedCalls = cmd.FailedCalls = 0;

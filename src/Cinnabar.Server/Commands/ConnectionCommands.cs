@@ -183,6 +183,7 @@ public static class Commands_Client
         // catClientInfoString's order.
         string flags = "";
         if ((c.Flags & ClientFlags.Monitor) != 0) flags += "O";
+        else if (c.ReplicaLink is { IsReplica: true }) flags += "S";
         if ((c.Flags & ClientFlags.Master) != 0) flags += "M";
         if (c.InPubSub) flags += "P";
         if (c.InMulti) flags += "x";
@@ -204,6 +205,15 @@ public static class Commands_Client
         return $"id={c.Id} addr={c.Addr} laddr={c.LAddr} fd={c.Fd} name={c.Name ?? ""} age={age} idle={idle} flags={flags} db={c.Db.Id} sub={c.Channels.Count} psub={c.Patterns.Count} ssub={c.ShardChannels.Count} multi={(c.InMulti ? c.Queued.Count : -1)} qbuf={qbuf} qbuf-free={qbufFree} argv-mem={argvMem} multi-mem=0 rbs={rbs} rbp={c.Reply.Length} obl={c.Reply.Pending} oll=0 omem=0 tot-mem={totMem} events={events} cmd={c.LastCommand} user={c.User} redir=-1 resp={c.ProtocolVersion}";
     }
 
+    /// <summary>getClientType's name as CLIENT KILL/LIST TYPE spell it: my master, a replica (not MONITOR), a Pub/Sub subscriber, or normal.</summary>
+    public static string TypeName(Client c)
+    {
+        if ((c.Flags & ClientFlags.Master) != 0) return "master";
+        if ((c.Flags & ClientFlags.Monitor) == 0 && c.ReplicaLink is { IsReplica: true }) return "replica";
+        if (c.InPubSub) return "pubsub";
+        return "normal";
+    }
+
     static void List(Client c)
     {
         var ids = new HashSet<long>();
@@ -219,6 +229,7 @@ public static class Commands_Client
                     c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
+                if (type == "slave") type = "replica";
                 i++;
             }
             else if (c.ArgIs(i, "id") && i + 1 < c.ArgCount)
@@ -240,7 +251,7 @@ public static class Commands_Client
         foreach (var cl in c.Server.Clients.Values.OrderBy(x => x.Id))
         {
             if (ids.Count > 0 && !ids.Contains(cl.Id)) continue;
-            if (type != null && type != ClientType(cl)) continue;
+            if (type != null && TypeName(cl) != type) continue;
             sb.Append(InfoLine(c.Server, cl)).Append('\n');
         }
         c.Reply.Verbatim(sb.ToString());
@@ -302,6 +313,7 @@ public static class Commands_Client
                     c.Error($"ERR Unknown client type '{c.ArgText(i + 1)}'");
                     return;
                 }
+                if (type == "slave") type = "replica";
             }
             else if (c.ArgIs(i, "addr")) addrFilter = c.ArgString(i + 1);
             else if (c.ArgIs(i, "laddr")) laddrFilter = c.ArgString(i + 1);
@@ -323,7 +335,7 @@ public static class Commands_Client
         {
             if (addrFilter != null && victim.Addr != addrFilter) continue;
             if (laddrFilter != null && victim.LAddr != laddrFilter) continue;
-            if (type != null && type != ClientType(victim)) continue;
+            if (type != null && TypeName(victim) != type) continue;
             if (id != 0 && victim.Id != id) continue;
             if (user != null && victim.User != user) continue;
             if (victim == c && skipMe) continue;
@@ -332,10 +344,6 @@ public static class Commands_Client
         }
         c.Reply.Integer(killed);
     }
-
-    /// <summary>getClientType's name as CLIENT KILL/LIST TYPE spell it.</summary>
-    public static string ClientType(Client c) =>
-        (c.Flags & ClientFlags.Master) != 0 ? "master" : c.InPubSub ? "pubsub" : "normal";
 
     static void KillClient(Client current, Client victim)
     {

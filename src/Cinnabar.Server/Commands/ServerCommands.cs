@@ -116,16 +116,22 @@ public static class ServerCommands
         }
         if (abort)
         {
-            c.Error("ERR No shutdown in progress.");
+            if (c.Server.AbortShutdown()) c.Reply.Ok();
+            else c.Error("ERR No shutdown in progress.");
             return;
         }
-        _ = now;
+        if (!now && !c.CanBlock)
+        {
+            c.Error("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+            return;
+        }
         if (!nosave && c.Server.BusyScriptError != null)
         {
             c.Error(c.Server.BusyScriptError);   // a busy script: only SHUTDOWN NOSAVE
             return;
         }
-        if (!c.Server.PrepareForShutdownAndExit(nosave, save, force)) c.Error("ERR Errors trying to SHUTDOWN. Check logs.");
+        // Waiting for replicas, the client stays blocked until the shutdown ends (or fails: an error then).
+        if (!c.Server.PrepareForShutdownAndExit(nosave, save, force, now, c)) c.Error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
 
     static void Monitor(Client c)

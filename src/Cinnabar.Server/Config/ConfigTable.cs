@@ -560,7 +560,6 @@ public sealed class ConfigTable
             case "replica-read-only": server.Repl.ReadOnlyReplica = v == "yes"; break;
             case "replica-serve-stale-data": server.Repl.ServeStaleData = v == "yes"; break;
             case "replica-ignore-maxmemory": server.Repl.IgnoreMaxmemory = v == "yes"; break;
-            case "repl-timeout": server.Repl.ReplTimeoutSeconds = (int)L(); break;
             case "cluster-config-file": s.ClusterConfigFile = v; break;
             case "cluster-node-timeout": s.ClusterNodeTimeout = L(); break;
             case "cluster-port": s.ClusterPort = (int)L(); break;
@@ -581,6 +580,11 @@ public sealed class ConfigTable
             case "cluster-replica-no-failover": s.ClusterReplicaNoFailover = v == "yes"; server.Cluster?.ConfigChanged(); break;
             case "cluster-preferred-endpoint-type": s.ClusterPreferredEndpointType = v; server.Cluster?.ConfigChanged(); break;
             case "cluster-link-sendbuf-limit": s.ClusterLinkSendbufLimit = (long)Math.Min(ulong.Parse(v, CultureInfo.InvariantCulture), long.MaxValue); break;
+            case "repl-backlog-size" or "repl-backlog-ttl" or "repl-diskless-sync" or "repl-diskless-sync-delay"
+                or "repl-diskless-sync-max-replicas" or "repl-ping-replica-period" or "repl-timeout"
+                or "repl-disable-tcp-nodelay" or "min-replicas-to-write" or "min-replicas-max-lag" or "shutdown-timeout":
+                server.Repl.Master.ApplyConfig(d.Name, v);   // the master side of replication (Replication/)
+                break;
             case "client-output-buffer-limit":
             {
                 var limits = ParseBufferLimits(v);

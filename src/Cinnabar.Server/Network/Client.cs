@@ -97,6 +97,12 @@ public sealed class Client
     public List<byte[][]> Queued;
     public List<(int db, byte[] key)> Watched;
 
+    // Replication (Replication/): what a replica announced and its state on this master (null for other clients);
+    // WAIT's offset (c->woff: master_repl_offset after this client's last command) and what a blocked WAIT waits for.
+    public Replication.ReplicaLink ReplicaLink;
+    public long WOff;
+    public long WaitOffset, WaitReplicas;
+
     /// <summary>False inside MULTI/EXEC and scripts, where a blocking command answers as if it timed out.</summary>
     public bool CanBlock = true;
 

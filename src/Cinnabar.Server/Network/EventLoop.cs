@@ -319,6 +319,8 @@ public sealed unsafe class EventLoop
     void WriteToClient(Client c)
     {
         var reply = c.Reply;
+        int refills = 0;
+    again:
         while (reply.Pending > 0)
         {
             nint n;
@@ -328,12 +330,7 @@ public sealed unsafe class EventLoop
                 int err = Native.Errno;
                 if (err == Native.EAGAIN)
                 {
-                    if ((c.Flags & ClientFlags.WriteRegistered) == 0)
-                    {
-                        c.Flags |= ClientFlags.WriteRegistered;
-                        var ev = new Native.EpollEvent { Events = Native.EPOLLIN | Native.EPOLLOUT, Data = (ulong)c.Fd };
-                        Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
-                    }
+                    WaitWritable(c);
                     return;
                 }
                 if (err == Native.EINTR) continue;
@@ -341,10 +338,22 @@ public sealed unsafe class EventLoop
                 return;
             }
             reply.Sent += (int)n;
-            server.Stats.NetOutputBytes += n;
+            if (c.ReplicaLink is { IsReplica: true }) server.Stats.NetReplOutputBytes += n;
+            else server.Stats.NetOutputBytes += n;
         }
         server.Stats.WritesProcessed++;
         reply.Drained();
+        // A replica being sent its RDB (from the file or the diskless transfer) gets the next piece now; after a
+        // few pieces the loop moves on (other clients wait less) and comes back when the socket is writable.
+        if (c.ReplicaLink is { NeedsRefill: true })
+        {
+            if (++refills > 4)
+            {
+                WaitWritable(c);
+                return;
+            }
+            if (server.Repl.Master.Refill(c)) goto again;
+        }
         if ((c.Flags & ClientFlags.WriteRegistered) != 0)
         {
             c.Flags &= ~ClientFlags.WriteRegistered;
@@ -352,6 +361,24 @@ public sealed unsafe class EventLoop
             Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
         }
         if ((c.Flags & (ClientFlags.CloseAfterReply | ClientFlags.CloseAsap)) != 0) FreeClient(c);
+    }
+
+    void WaitWritable(Client c)
+    {
+        if ((c.Flags & ClientFlags.WriteRegistered) != 0) return;
+        c.Flags |= ClientFlags.WriteRegistered;
+        var ev = new Native.EpollEvent { Events = Native.EPOLLIN | Native.EPOLLOUT, Data = (ulong)c.Fd };
+        Native.epoll_ctl(epfd, Native.EPOLL_CTL_MOD, c.Fd, &ev);
+    }
+
+    /// <summary>flushSlavesOutputBuffers: at shutdown, what online replicas have pending goes out if the socket takes it.</summary>
+    public void FlushReplicas()
+    {
+        foreach (var r in server.Repl.Master.Replicas.ToArray())
+        {
+            var c = r.Client;
+            if (r.Streaming && c.Reply.Pending > 0 && (c.Flags & ClientFlags.Closed) == 0) WriteToClient(c);
+        }
     }
 
     /// <summary>Writes whatever is pending without waiting (shutdown path).</summary>

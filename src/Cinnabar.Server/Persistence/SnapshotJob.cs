@@ -99,6 +99,12 @@ public sealed class SnapshotJob : KeyspaceSnapshot.ISink
     public Exception Failure => failure;
     public bool NeedsLoopTime => !encodingDone && failure == null;
 
+    /// <summary>The writer is <see cref="MaxPendingBytes"/> behind: encoding waits for it (the loop need not spin).</summary>
+    public bool WriterBehind => Volatile.Read(ref pendingBytes) >= MaxPendingBytes;
+
+    /// <summary>Optional: called on the writer thread when it caught up after <see cref="WriterBehind"/> (to wake the loop).</summary>
+    public Action WriterCaughtUp;
+
     public void Save(int dbId, in KeyTable.Entry entry)
     {
         if (dbId != currentDb)
@@ -162,8 +168,9 @@ public sealed class SnapshotJob : KeyspaceSnapshot.ISink
                 }
                 finally
                 {
-                    Interlocked.Add(ref pendingBytes, -length);
+                    long left = Interlocked.Add(ref pendingBytes, -length);
                     ArrayPool<byte>.Shared.Return(chunk);
+                    if (left < MaxPendingBytes && left + length >= MaxPendingBytes) WriterCaughtUp?.Invoke();
                 }
             }
             if (!cancelled && failure == null) complete(output);

@@ -5,15 +5,13 @@ using Cinnabar.Server.Protocol;
 
 namespace Cinnabar.Server.Replication;
 
-/// <summary>REPLICAOF / SLAVEOF, ROLE and WAIT's replica refusal (replication.c replicaofCommand, roleCommand, waitCommand).</summary>
+/// <summary>REPLICAOF / SLAVEOF (replication.c replicaofCommand); ROLE and WAIT are in ReplicationCommands.</summary>
 public static class ReplicaCommands
 {
     public static void Register(CommandTable t)
     {
         t.Register("replicaof", ReplicaOf);
         t.Register("slaveof", ReplicaOf);
-        t.Register("role", Role);
-        t.Register("wait", Wait);
     }
 
     static void ReplicaOf(Client c)
@@ -50,37 +48,5 @@ public static class ReplicaCommands
         repl.SetMaster(host, (int)port);
         server.Log.Notice($"REPLICAOF {repl.MasterHost}:{repl.MasterPort} enabled (user request from '{server.ClientInfoLine(c)}')");
         c.Reply.Ok();
-    }
-
-    /// <summary>ROLE: [master, offset, [[ip, port, ack]...]] or [slave, host, port, state, offset].</summary>
-    static void Role(Client c)
-    {
-        var repl = c.Server.Repl;
-        if (repl.MasterHost == null)
-        {
-            c.Reply.ArrayHeader(3);
-            c.Reply.Bulk("master"u8);
-            c.Reply.Integer(repl.MasterReplOffset);
-            repl.WriteRoleReplicas(c);
-            return;
-        }
-        c.Reply.ArrayHeader(5);
-        c.Reply.Bulk("slave"u8);
-        c.Reply.Bulk(repl.MasterHost);
-        c.Reply.Integer(repl.MasterPort);
-        c.Reply.Bulk(repl.RoleStateName);
-        c.Reply.Integer(repl.RoleOffset);
-    }
-
-    /// <summary>WAIT on a replica is refused before its arguments are looked at.</summary>
-    static void Wait(Client c)
-    {
-        var repl = c.Server.Repl;
-        if (repl.MasterHost != null)
-        {
-            c.Error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
-            return;
-        }
-        repl.WaitAsMaster(c);
     }
 }

@@ -30,7 +30,7 @@ public sealed partial class ReplicationState
     public ReplState State = ReplState.None;
 
     /// <summary>server.master: the client that runs my master's stream, null when the link is not up.</summary>
-    public Client Master;
+    public Client MasterClient;
 
     /// <summary>server.cached_master: what a PSYNC continues from (the master that went away, or my own history).</summary>
     sealed class CachedMaster
@@ -76,7 +76,7 @@ public sealed partial class ReplicationState
     public bool ReadOnlyReplica = true;          // replica-read-only
     public bool ServeStaleData = true;           // replica-serve-stale-data
     public bool IgnoreMaxmemory = true;          // replica-ignore-maxmemory
-    public int ReplTimeoutSeconds = 60;          // repl-timeout
+    public int ReplTimeoutSeconds => Master.ReplTimeout;   // repl-timeout, one setting for both sides
 
     // ------------------------------------------------------------------ the getters the cluster uses
 
@@ -87,7 +87,7 @@ public sealed partial class ReplicationState
     public long LinkDownSinceUnix => DownSinceUnix;
 
     /// <summary>When my master last sent anything (master->lastinteraction, ms), -1 without a master client.</summary>
-    public long MasterLastInteractionMs => Master?.LastInteractionMs ?? -1;
+    public long MasterLastInteractionMs => MasterClient?.LastInteractionMs ?? -1;
 
     /// <summary>replicationGetSlaveOffset: the master stream bytes I processed (0 when unknown).</summary>
     public long ProcessedOffset
@@ -97,7 +97,7 @@ public sealed partial class ReplicationState
             long offset = 0;
             if (MasterHost != null)
             {
-                if (Master != null) offset = masterReplOff;
+                if (MasterClient != null) offset = masterReplOff;
                 else if (cached != null) offset = cached.ReplOff;
             }
             return Math.Max(0, offset);
@@ -134,7 +134,7 @@ public sealed partial class ReplicationState
     {
         bool wasMaster = MasterHost == null;
         MasterHost = null;
-        if (Master != null) server.Loop.FreeClient(Master);
+        if (MasterClient != null) server.Loop.FreeClient(MasterClient);
         server.DisconnectAllBlockedClients();
         MasterHost = host;
         MasterPort = port;
@@ -159,7 +159,7 @@ public sealed partial class ReplicationState
         if (MasterHost == null) return;
         MasterHost = null;
         ApplyRole();
-        if (Master != null) server.Loop.FreeClient(Master);
+        if (MasterClient != null) server.Loop.FreeClient(MasterClient);
         DiscardCachedMaster();
         CancelHandshake(false);
         ShiftReplicationId();
@@ -829,13 +829,14 @@ public sealed partial class ReplicationState
         MasterReplOffset = masterReplOff;
         ClearReplicationId2();
         Backlog ??= new ReplicationBacklog(BacklogSizeSetting, MasterReplOffset);
+        Master.SyncSink();
         server.Log.Notice("MASTER <-> REPLICA sync: Finished with success");
         if (useMark) SendAck();
         server.RestartAofAfterSync();
         StartMasterClient();
     }
 
-    long BacklogSizeSetting => long.TryParse(server.Config.GetValue("repl-backlog-size"), NumberStyles.None, CultureInfo.InvariantCulture, out long s) ? s : 1 << 20;
+    long BacklogSizeSetting => Master.BacklogSize;
 
     /// <summary>rdbLoadProgressCallback's replicationSendNewlineToMaster: at most once a second while loading.</summary>
     public unsafe void LoadingProgress()
@@ -865,7 +866,7 @@ public sealed partial class ReplicationState
         c.User = "(superuser)";
         if (dbId >= 0 && dbId < server.Dbs.Length) c.Db = server.Dbs[dbId];
         c.LastInteractionMs = Clock.NowMs;
-        Master = c;
+        MasterClient = c;
         masterClientReplId = replid;
         masterReplOff = masterReadReplOff = offset;
         accountedOff = offset;
@@ -879,7 +880,7 @@ public sealed partial class ReplicationState
     /// <summary>Hands the socket to the loop as the master client and runs whatever already arrived.</summary>
     void StartMasterClient()
     {
-        var c = Master;
+        var c = MasterClient;
         server.Loop.AdoptClient(c);
         if (hsLen > 0)
         {
@@ -902,13 +903,14 @@ public sealed partial class ReplicationState
         State = ReplState.Connected;
         DownSinceUnix = 0;
         Backlog ??= new ReplicationBacklog(BacklogSizeSetting, MasterReplOffset);
+        Master.SyncSink();
         StartMasterClient();
     }
 
     /// <summary>freeClient of the master client: cache it for a PSYNC (unless it broke the protocol) and reconnect.</summary>
     public void MasterClientClosed(Client c)
     {
-        if (c != Master) return;
+        if (c != MasterClient) return;
         server.Log.Warning("Connection with master lost.");
         if (!masterProtocolError)
         {
@@ -918,7 +920,7 @@ public sealed partial class ReplicationState
         }
         pendingApplied.Clear();
         // replicationHandleMasterDisconnection.
-        Master = null;
+        MasterClient = null;
         State = ReplState.Connect;
         DownSinceUnix = NowUnix;
         if (MasterHost != null)
@@ -1028,7 +1030,7 @@ public sealed partial class ReplicationState
     /// <summary>replicationSendAck: REPLCONF ACK &lt;processed offset&gt; on the master link.</summary>
     public void SendAck()
     {
-        var c = Master;
+        var c = MasterClient;
         if (c == null || (c.Flags & ClientFlags.Closed) != 0) return;
         c.Reply.ArrayHeader(3);
         c.Reply.Bulk("REPLCONF"u8);
@@ -1063,17 +1065,17 @@ public sealed partial class ReplicationState
             server.Log.Warning("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.");
             CancelHandshake(true);
         }
-        if (State == ReplState.Connected && Master != null && (Clock.NowMs - Master.LastInteractionMs) / 1000 > ReplTimeoutSeconds)
+        if (State == ReplState.Connected && MasterClient != null && (Clock.NowMs - MasterClient.LastInteractionMs) / 1000 > ReplTimeoutSeconds)
         {
             server.Log.Warning("MASTER timeout: no data nor PING received...");
-            server.Loop.FreeClient(Master);
+            server.Loop.FreeClient(MasterClient);
         }
         if (State == ReplState.Connect)
         {
             server.Log.Notice($"Connecting to MASTER {MasterHost}:{MasterPort}");
             ConnectWithMaster();
         }
-        if (Master != null && !masterPrePsync) SendAck();
+        if (MasterClient != null && !masterPrePsync) SendAck();
     }
 
     // ------------------------------------------------------------------ INFO and ROLE
@@ -1083,7 +1085,7 @@ public sealed partial class ReplicationState
     {
         var inv = CultureInfo.InvariantCulture;
         long slaveReplOffset = 1, slaveReadReplOffset = 1;
-        if (Master != null)
+        if (MasterClient != null)
         {
             slaveReplOffset = masterReplOff;
             slaveReadReplOffset = masterReadReplOff;
@@ -1098,7 +1100,7 @@ public sealed partial class ReplicationState
         F("master_host", MasterHost);
         F("master_port", MasterPort.ToString(inv));
         F("master_link_status", State == ReplState.Connected ? "up" : "down");
-        F("master_last_io_seconds_ago", Master != null ? ((Clock.NowMs - Master.LastInteractionMs) / 1000).ToString(inv) : "-1");
+        F("master_last_io_seconds_ago", MasterClient != null ? ((Clock.NowMs - MasterClient.LastInteractionMs) / 1000).ToString(inv) : "-1");
         F("master_sync_in_progress", State == ReplState.Transfer ? "1" : "0");
         F("slave_read_repl_offset", slaveReadReplOffset.ToString(inv));
         F("slave_repl_offset", slaveReplOffset.ToString(inv));
@@ -1130,5 +1132,5 @@ public sealed partial class ReplicationState
     };
 
     /// <summary>ROLE's offset for a replica: the master client's processed offset, -1 without one.</summary>
-    public long RoleOffset => Master != null ? masterReplOff : -1;
+    public long RoleOffset => MasterClient != null ? masterReplOff : -1;
 }

@@ -6,6 +6,9 @@ using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server;
 
+/// <summary>server.rdb_child_type.</summary>
+public enum RdbChildType { None, Disk, Socket }
+
 /// <summary>
 /// BGSAVE and the save points (rdb.c's rdbSaveBackground and backgroundSaveDoneHandler, serverCron's save
 /// rules), with a <see cref="SnapshotJob"/> where Redis forks a child.
@@ -15,6 +18,7 @@ public sealed partial class CinnabarServer
     const int BgsaveRetryDelaySeconds = 5;   // CONFIG_BGSAVE_RETRY_DELAY
 
     SnapshotJob rdbJob;
+    RdbChildType rdbJobType;
     string rdbJobTempPath;
     long rdbJobStartUnix = -1;
     long dirtyBeforeBgsave;
@@ -22,6 +26,8 @@ public sealed partial class CinnabarServer
     bool bgsaveScheduled;
 
     public bool RdbBgsaveInProgress => rdbJob != null;
+    /// <summary>server.rdb_child_type: what the running RDB job writes to (a diskless sync streams to replicas).</summary>
+    public RdbChildType RdbChildKind => rdbJob == null ? RdbChildType.None : rdbJobType;
     /// <summary>server.in_exec: EXEC is running its queued commands (a BGSAVE there is scheduled instead).</summary>
     public bool InExec;
     public long RdbSaves;
@@ -31,7 +37,9 @@ public sealed partial class CinnabarServer
     public long CurrentSaveKeysTotal => rdbJob?.KeysTotal ?? 0;
 
     /// <summary>Whether the event loop should not sleep: a snapshot has keys left to encode.</summary>
-    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime) || (aof != null && aof.RewriteNeedsLoopTime);
+    public bool BackgroundWorkPending => (rdbJob != null && rdbJob.NeedsLoopTime && !rdbJob.WriterBehind) || (aof != null && aof.RewriteNeedsLoopTime);
+
+    static readonly Action NoOp = () => { };
 
     /// <summary>Another job owns the keyspace snapshot (an AOF rewrite will say so here too).</summary>
     public bool ChildActive => rdbJob != null || (aof != null && aof.RewriteInProgress);
@@ -53,27 +61,63 @@ public sealed partial class CinnabarServer
             BackgroundSaveFailed();
             return null;   // Redis's child fails after the fork: BGSAVE itself was accepted
         }
-        Clock.Update();
-        var w = new RdbWriter(RdbCompression, RdbChecksum);
-        w.WriteHeader(Version, UsedMemory(), aofBase: false);
-        if (scripting != null)
-            foreach (var lib in scripting.Functions.Libraries) w.WriteFunction(lib.Code);
         string final = RdbPath;
-        bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
-        bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
-        rdbJob = new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), fs, output =>
+        rdbJob = CreateRdbJob(fs, output =>
         {
             var file = (FileStream)output;
             file.Flush(flushToDisk: true);
             file.Dispose();
             File.Move(tmp, final, overwrite: true);
-        }, "bgsave", RdbKeySaveDelayMicros);
+        }, "bgsave");
+        rdbJobType = RdbChildType.Disk;
         rdbJobTempPath = tmp;
         rdbJobStartUnix = lastBgsaveTryUnix;
         dirtyBeforeBgsave = DirtyCounter;
         bgsaveScheduled = false;
         Log.Notice($"Background saving started by pid {Environment.ProcessId}");
         return null;
+    }
+
+    /// <summary>
+    /// The snapshot job behind BGSAVE and a diskless sync: the header (with the replication aux fields when this
+    /// server has replication history, rdbPopulateSaveInfo), the function libraries, then the keys.
+    /// </summary>
+    SnapshotJob CreateRdbJob(Stream output, Action<Stream> complete, string threadName)
+    {
+        Clock.Update();
+        var w = new RdbWriter(RdbCompression, RdbChecksum);
+        w.WriteHeader(Version, UsedMemory(), aofBase: false, repl: Repl.PopulateSaveInfo());
+        if (scripting != null)
+            foreach (var lib in scripting.Functions.Libraries) w.WriteFunction(lib.Code);
+        bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;
+        bool lfu = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLfu or EvictionPolicy.VolatileLfu;
+        // A writer that fell behind (slow disk, or a diskless sync paced by its replicas) wakes the loop when it
+        // caught up, so the loop sleeps meanwhile instead of spinning.
+        return new SnapshotJob(Dbs, new RdbSnapshotEncoder(w, lru, lfu, Settings.LfuDecayTime), output, complete, threadName, RdbKeySaveDelayMicros)
+        {
+            WriterCaughtUp = () => Loop.Post(NoOp),
+        };
+    }
+
+    /// <summary>
+    /// rdbSaveToSlavesSockets: a diskless sync's RDB job, written into <paramref name="pipe"/> (which the
+    /// replication master drains to the replicas); <paramref name="complete"/> runs on the job's thread after
+    /// the last RDB byte. Null, or the error text when another job holds the keyspace.
+    /// </summary>
+    public string StartSocketSave(Stream pipe, Action<Stream> complete)
+    {
+        if (ChildActive) return "ERR Background save already in progress";
+        rdbJobStartUnix = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        rdbJob = CreateRdbJob(pipe, complete, "rdb-to-replicas");
+        rdbJobType = RdbChildType.Socket;
+        Log.Notice($"Background RDB transfer started by pid {Environment.ProcessId}");
+        return null;
+    }
+
+    /// <summary>checkChildrenDone for the RDB job: processes its end now if it has finished.</summary>
+    public void CheckRdbJobDone()
+    {
+        if (rdbJob != null && rdbJob.Finished) BackgroundSaveDone();
     }
 
     /// <summary>BGSAVE SCHEDULE while another job runs: start as soon as it ends.</summary>
@@ -101,11 +145,18 @@ public sealed partial class CinnabarServer
     void BackgroundSaveDone()
     {
         var job = rdbJob;
+        var type = rdbJobType;
         rdbJob = null;
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         RdbLastBgsaveTimeSec = now - rdbJobStartUnix;
         rdbJobStartUnix = -1;
-        if (job.Failure == null)
+        if (type == RdbChildType.Socket)
+        {
+            // backgroundSaveDoneHandlerSocket: nothing was saved, the status of the last save stays.
+            if (job.Failure == null) Log.Notice("Background RDB transfer terminated with success");
+            else Log.Warning("Background transfer error");
+        }
+        else if (job.Failure == null)
         {
             Log.Notice("DB saved on disk");
             Log.Notice("Background saving terminated with success");
@@ -121,6 +172,7 @@ public sealed partial class CinnabarServer
             Log.Warning("Background saving error");
             BackgroundSaveFailed();
         }
+        Repl.Master.RdbJobDone(job.Failure == null, type);   // updateSlavesWaitingBgsave
     }
 
     void BackgroundSaveFailed()
@@ -132,10 +184,14 @@ public sealed partial class CinnabarServer
     public void KillBackgroundSave()
     {
         if (rdbJob == null) return;
+        var type = rdbJobType;
+        Repl.Master.RdbJobKilling(type);   // a diskless job's writer may wait on its replicas: let go first
         rdbJob.Cancel();
-        try { File.Delete(rdbJobTempPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        if (type == RdbChildType.Disk)
+            try { File.Delete(rdbJobTempPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         rdbJob = null;
         rdbJobStartUnix = -1;
+        Repl.Master.RdbJobDone(false, type);
     }
 
     int RdbKeySaveDelayMicros => int.TryParse(Config.GetValue("rdb-key-save-delay"), out int d) ? d : 0;

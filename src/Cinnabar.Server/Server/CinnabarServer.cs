@@ -88,6 +88,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         if ((c.Flags & ClientFlags.Master) != 0) Repl.MasterClientClosed(c);
         if ((c.Flags & ClientFlags.Monitor) != 0) Monitors.Remove(c);
         pausedClients.Remove(c);
+        Repl.Master.ClientClosed(c);
         ForgetBlockedClient(c);
         ForgetSubscriptions(c);
         Unwatch(c);
@@ -172,6 +173,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, diskError, replyMark);
             return;
         }
+        if (Repl.DenyWritesNoReplicas && !Repl.IsReplica
+            && ((cmd.Flags & CommandFlags.Write) != 0 || (cmd.FullName == "exec" && QueuedWrites(c))))
+        {
+            cmd.RejectedCalls++;
+            Reject(c, "NOREPLICAS Not enough good replicas to write.", replyMark);
+            return;
+        }
         // A read-only replica refuses writes (EXEC of queued writes too) from everyone but its master.
         if (Repl.MasterHost != null && Repl.ReadOnlyReplica && !obey
             && ((cmd.Flags & CommandFlags.Write) != 0 || (cmd.FullName == "exec" && QueuedWrites(c))))
@@ -241,6 +249,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Prop.EndCall(c, cmd);
             Prop.PropagatePending();
         }
+        c.WOff = Repl.MasterReplOffset;   // what WAIT after this command waits for
         long elapsedTicks = Stopwatch.GetTimestamp() - start;
         long usec = elapsedTicks * 1_000_000 / Stopwatch.Frequency;
         FeedMonitorsAfterCall(c, cmd);
@@ -270,10 +279,21 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     /// </summary>
     public void CheckOutputBufferLimits(Client c)
     {
-        var limits = c.InPubSub ? Settings.ClientOutputBufferPubsub : Settings.ClientOutputBufferNormal;
+        long[] limits;
+        long used;
+        if (c.ReplicaLink is { IsReplica: true } replica)
+        {
+            // A replica's limit covers the stream it has not received yet, held back during a sync or not.
+            limits = Settings.ClientOutputBufferReplica;
+            used = replica.PendingStreamBytes;
+        }
+        else
+        {
+            limits = c.InPubSub ? Settings.ClientOutputBufferPubsub : Settings.ClientOutputBufferNormal;
+            used = Math.Max(0, c.Reply.Pending - 16 * 1024);
+        }
         long hard = limits[0], soft = limits[1], seconds = limits[2];
         if (hard == 0 && soft == 0) return;
-        long used = Math.Max(0, c.Reply.Pending - 16 * 1024);
         bool overSoft = soft > 0 && used >= soft;
         bool close = hard > 0 && used >= hard;
         if (overSoft)
@@ -515,11 +535,13 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         }
         if (aof != null) aof.Cron();
         Repl.ReplicaCron();
+        Repl.Master.Cron();
         if (Settings.Timeout > 0) CloseIdleClients();
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
         BackgroundSaveCron();
-        if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
+        if (ShutdownInitiated) ShutdownCron();
+        else if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
         {
             Log.Warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
             ShutdownAsap = false;
@@ -531,7 +553,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         long limit = Settings.Timeout * 1000L;
         foreach (var c in Clients.Values.ToArray())
         {
-            if ((c.Flags & (ClientFlags.Monitor | ClientFlags.Master)) != 0) continue;
+            if ((c.Flags & (ClientFlags.Monitor | ClientFlags.Master)) != 0 || c.ReplicaLink is { IsReplica: true }) continue;
             if (Clock.NowMs - c.LastInteractionMs > limit)
             {
                 Log.Verbose("Closing idle client");
@@ -542,6 +564,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
 
     public void BeforeSleep()
     {
+        Repl.Master.BeforeSleep();
         long next = HandleBlockedTimeouts();
         if (next >= 0 && Environment.TickCount64 + next < Loop.NextCronTicks) Loop.NextWakeTicks = Environment.TickCount64 + next;
     }

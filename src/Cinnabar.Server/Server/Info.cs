@@ -108,7 +108,7 @@ public static class Info
             maxOut = Math.Max(maxOut, c.Reply.Pending);
         }
         sb.Append("# Clients\r\n");
-        Field(sb, "connected_clients", s.Clients.Count);
+        Field(sb, "connected_clients", s.Clients.Count - s.Repl.Master.Replicas.Count);   // replicas are not counted
         Field(sb, "cluster_connections", s.ClusterConnections());
         Field(sb, "maxclients", s.Settings.MaxClients);
         Field(sb, "client_recent_max_input_buffer", maxIn);
@@ -211,9 +211,9 @@ public static class Info
         Field(sb, "mem_fragmentation_ratio", frag.ToString("0.00", CultureInfo.InvariantCulture));
         Field(sb, "mem_fragmentation_bytes", rss - used);
         Field(sb, "mem_not_counted_for_evict", 0);
-        Field(sb, "mem_replication_backlog", 0);
-        Field(sb, "mem_total_replication_buffers", 0);
-        Field(sb, "mem_clients_slaves", 0);
+        Field(sb, "mem_replication_backlog", s.Repl.Backlog?.Size ?? 0);
+        Field(sb, "mem_total_replication_buffers", (s.Repl.Backlog?.Size ?? 0) + s.Repl.Master.ReplicaBuffersBytes());
+        Field(sb, "mem_clients_slaves", s.Repl.Master.ReplicaBuffersBytes());
         Field(sb, "mem_clients_normal", s.ClientBuffersBytes());
         Field(sb, "mem_cluster_links", 0);
         Field(sb, "mem_aof_buffer", 0);
@@ -261,15 +261,15 @@ public static class Info
         Field(sb, "total_net_input_bytes", st.NetInputBytes);
         Field(sb, "total_net_output_bytes", st.NetOutputBytes);
         Field(sb, "total_net_repl_input_bytes", 0);
-        Field(sb, "total_net_repl_output_bytes", 0);
+        Field(sb, "total_net_repl_output_bytes", st.NetReplOutputBytes);
         Field(sb, "instantaneous_input_kbps", st.InstantaneousInputKbps.ToString("0.00", CultureInfo.InvariantCulture));
         Field(sb, "instantaneous_output_kbps", st.InstantaneousOutputKbps.ToString("0.00", CultureInfo.InvariantCulture));
         Field(sb, "instantaneous_input_repl_kbps", "0.00");
         Field(sb, "instantaneous_output_repl_kbps", "0.00");
         Field(sb, "rejected_connections", st.RejectedConnections);
-        Field(sb, "sync_full", 0);
-        Field(sb, "sync_partial_ok", 0);
-        Field(sb, "sync_partial_err", 0);
+        Field(sb, "sync_full", s.Repl.Master.StatSyncFull);
+        Field(sb, "sync_partial_ok", s.Repl.Master.StatSyncPartialOk);
+        Field(sb, "sync_partial_err", s.Repl.Master.StatSyncPartialErr);
         Field(sb, "expired_keys", st.ExpiredKeys);
         Field(sb, "expired_stale_perc", "0.00");
         Field(sb, "expired_time_cap_reached_count", 0);
@@ -307,23 +307,8 @@ public static class Info
         Field(sb, "reply_buffer_expands", 0);
     }
 
-    static void Replication(CinnabarServer s, StringBuilder sb)
-    {
-        sb.Append("# Replication\r\n");
-        var r = s.Repl;
-        Field(sb, "role", r.IsReplica ? "slave" : "master");
-        if (r.IsReplica) r.AppendReplicaInfo(sb);
-        Field(sb, "connected_slaves", 0);
-        Field(sb, "master_failover_state", "no-failover");
-        Field(sb, "master_replid", r.ReplId);
-        Field(sb, "master_replid2", r.ReplId2);
-        Field(sb, "master_repl_offset", r.MasterReplOffset);
-        Field(sb, "second_repl_offset", r.SecondReplOffset);
-        Field(sb, "repl_backlog_active", r.Backlog != null ? 1 : 0);
-        Field(sb, "repl_backlog_size", s.Config.GetValue("repl-backlog-size") ?? "1048576");
-        Field(sb, "repl_backlog_first_byte_offset", r.Backlog?.FirstByteOffset ?? 0);
-        Field(sb, "repl_backlog_histlen", r.Backlog?.HistLen ?? 0);
-    }
+    /// <summary>INFO replication: the replication state renders it (Replication/), master and replica lines alike.</summary>
+    static void Replication(CinnabarServer s, StringBuilder sb) => s.Repl.AppendInfo(sb);
 
     static void Cpu(StringBuilder sb)
     {

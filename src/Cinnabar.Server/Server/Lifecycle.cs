@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Cinnabar.Server.Network;
+using Cinnabar.Server.Storage;
 
 namespace Cinnabar.Server;
 
@@ -117,13 +118,89 @@ public sealed partial class CinnabarServer
         try { File.Delete(path); } catch (IOException) { }
     }
 
+    // A shutdown waiting for lagging replicas (Redis 7.0's shutdown-timeout): its flags, deadline and the
+    // SHUTDOWN clients blocked until it ends.
+    bool shutdownNoSave, shutdownSave, shutdownForce;
+    long shutdownDeadlineMs;
+    readonly List<Client> shutdownClients = new();
+
+    /// <summary>isShutdownInitiated: a shutdown waits for replicas to catch up.</summary>
+    public bool ShutdownInitiated => shutdownDeadlineMs != 0;
+
     /// <summary>
-    /// prepareForShutdown + exit: saves the final RDB snapshot when save points are configured (or SAVE was
-    /// asked) unless NOSAVE. Returns false, without exiting, when that save fails and not forced.
+    /// prepareForShutdown: unless NOW, with replicas that have not acknowledged the whole stream yet, writes are
+    /// paused, the replicas asked for an ACK, and the shutdown finishes (from the cron) once they caught up or
+    /// shutdown-timeout passed; true then, and <paramref name="client"/> (SHUTDOWN's) waits blocked.
+    /// Otherwise finishes at once: exits, or returns false when the final save failed and not forced.
     /// </summary>
-    public bool PrepareForShutdownAndExit(bool nosave, bool save, bool force = false)
+    public bool PrepareForShutdownAndExit(bool nosave, bool save, bool force = false, bool now = false, Client client = null)
     {
+        if (ShutdownInitiated)
+        {
+            if (client != null) BlockForShutdown(client);
+            return true;
+        }
         Log.Warning("User requested shutdown...");
+        var master = Repl.Master;
+        if (!now && master.ShutdownTimeout != 0 && !master.ReadyToShutdown())
+        {
+            shutdownNoSave = nosave;
+            shutdownSave = save;
+            shutdownForce = force;
+            shutdownDeadlineMs = Clock.NowMs + master.ShutdownTimeout * 1000L;
+            if (!IsPaused()) master.SendGetAck();
+            Pause(long.MaxValue, writesOnly: true);
+            Log.Notice("Waiting for replicas before shutting down.");
+            if (client != null) BlockForShutdown(client);
+            return true;
+        }
+        return FinishShutdown(nosave, save, force);
+    }
+
+    void BlockForShutdown(Client c)
+    {
+        BlockForKeys(c, Array.Empty<byte[]>(), 0, Storage.ValueType.None, null);
+        shutdownClients.Add(c);
+    }
+
+    /// <summary>serverCron's part: a shutdown waiting for replicas finishes once they caught up or the time is up.</summary>
+    void ShutdownCron()
+    {
+        if (Clock.NowMs < shutdownDeadlineMs && !Repl.Master.ReadyToShutdown()) return;
+        if (!FinishShutdown(shutdownNoSave, shutdownSave, shutdownForce))
+            Log.Warning("Errors trying to shut down the server. Check the logs for more information.");
+    }
+
+    /// <summary>SHUTDOWN ABORT (abortShutdown): false when no shutdown is in progress or requested.</summary>
+    public bool AbortShutdown()
+    {
+        if (ShutdownInitiated) CancelShutdown();
+        else if (ShutdownAsap) ShutdownAsap = false;
+        else return false;
+        Log.Notice("Shutdown manually aborted.");
+        return true;
+    }
+
+    /// <summary>cancelShutdown: the waiting SHUTDOWN clients get an error and writes resume.</summary>
+    void CancelShutdown()
+    {
+        ShutdownAsap = false;
+        bool waited = ShutdownInitiated;
+        shutdownDeadlineMs = 0;
+        foreach (var c in shutdownClients.ToArray())
+            if ((c.Flags & (ClientFlags.Blocked | ClientFlags.Closed)) == ClientFlags.Blocked) UnblockWithError(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+        shutdownClients.Clear();
+        if (waited) Unpause();
+    }
+
+    /// <summary>
+    /// finishShutdown + exit: logs replicas still behind, saves the final RDB snapshot when save points are
+    /// configured (or SAVE was asked) unless NOSAVE. Returns false, without exiting, when that save fails and
+    /// not forced.
+    /// </summary>
+    bool FinishShutdown(bool nosave, bool save, bool force)
+    {
+        Repl.Master.LogLaggingReplicasAtShutdown();
         if (RdbBgsaveInProgress)
         {
             Log.Warning("There is a child saving an .rdb. Killing it!");
@@ -138,6 +215,7 @@ public sealed partial class CinnabarServer
                 if (!force)
                 {
                     Log.Warning("Error trying to save the DB, can't exit.");
+                    CancelShutdown();
                     return false;
                 }
                 Log.Warning("Error trying to save the DB. Exit anyway.");

@@ -34,7 +34,7 @@ public sealed partial class CinnabarServer
     public void WriteSnapshot(RdbWriter w, Action<RdbWriter> flush, bool aofBase = false)
     {
         Clock.Update();
-        w.WriteHeader(Version, UsedMemory(), aofBase);
+        w.WriteHeader(Version, UsedMemory(), aofBase, aofBase ? null : Repl.PopulateSaveInfo());
         if (scripting != null)
             foreach (var lib in scripting.Functions.Libraries) w.WriteFunction(lib.Code);
         bool lru = Settings.MaxMemoryPolicy is EvictionPolicy.AllKeysLru or EvictionPolicy.VolatileLru;

@@ -3,7 +3,7 @@ namespace Cinnabar.Server;
 /// <summary>The counters INFO stats reports; reset by CONFIG RESETSTAT.</summary>
 public sealed class Stats
 {
-    public long ConnectionsReceived, CommandsProcessed, NetInputBytes, NetOutputBytes;
+    public long ConnectionsReceived, CommandsProcessed, NetInputBytes, NetOutputBytes, NetReplOutputBytes;
     public long RejectedConnections, ExpiredKeys, EvictedKeys, KeyspaceHits, KeyspaceMisses;
     public long TotalErrorReplies, UnexpectedErrorReplies, ReadsProcessed, WritesProcessed;
     public long ExpiredStalePercBase, ExpireCycleCpuMs, TotalEvictionExceededMs, EvictedClients;
@@ -44,7 +44,7 @@ public sealed class Stats
 
     public void Reset()
     {
-        ConnectionsReceived = CommandsProcessed = NetInputBytes = NetOutputBytes = 0;
+        ConnectionsReceived = CommandsProcessed = NetInputBytes = NetOutputBytes = NetReplOutputBytes = 0;
         RejectedConnections = ExpiredKeys = EvictedKeys = KeyspaceHits = KeyspaceMisses = 0;
         TotalErrorReplies = UnexpectedErrorReplies = ReadsProcessed = WritesProcessed = 0;
         ExpireCycleCpuMs = TotalEvictionExceededMs = EvictedClients = 0;
