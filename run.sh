@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds Cinnabar and starts a local Redis Cluster of three Cinnabar masters on 127.0.0.1:7000-7002
-# (cluster bus on 17000-17002), each node in cluster/<port>/ with its nodes.conf, dump.rdb and AOF, so
-# running it again restarts the same cluster with its data. Ctrl-C stops the nodes.
+# Builds Cinnabar and starts a local Redis Cluster of six Cinnabar nodes on 127.0.0.1:7000-7005 — three
+# masters with one replica each (cluster bus on 17000-17005) — each node in cluster/<port>/ with its
+# nodes.conf, dump.rdb and AOF, so running it again restarts the same cluster with its data. Ctrl-C stops it.
 #
-#   ./run.sh                         the cluster (BASE_PORT=7100 ./run.sh to use 7100-7102)
+#   ./run.sh                         the cluster (BASE_PORT=7100 ./run.sh to use 7100-7105)
 #   ./run.sh --standalone [options]  one server on 127.0.0.1:6379 with cinnabar.conf; options are passed
 #                                    to cinnabar-server as redis-server takes them (e.g. --port 6380)
 set -euo pipefail
@@ -34,7 +34,8 @@ if ! command -v redis-cli >/dev/null; then
 fi
 
 BASE_PORT=${BASE_PORT:-7000}
-PORTS=("$BASE_PORT" "$((BASE_PORT + 1))" "$((BASE_PORT + 2))")
+PORTS=()
+for i in 0 1 2 3 4 5; do PORTS+=("$((BASE_PORT + i))"); done
 PIDS=()
 stop_nodes() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -59,7 +60,7 @@ done
 
 if redis-cli -p "${PORTS[0]}" cluster info | grep -q '^cluster_slots_assigned:0'; then
   echo "Creating the cluster..."
-  redis-cli --cluster create "${PORTS[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes >/dev/null
+  redis-cli --cluster create "${PORTS[@]/#/127.0.0.1:}" --cluster-replicas 1 --cluster-yes >/dev/null
 fi
 for _ in $(seq 1 100); do
   ok=0
@@ -69,7 +70,7 @@ for _ in $(seq 1 100); do
 done
 redis-cli -p "${PORTS[0]}" cluster nodes
 echo
-echo "Cinnabar cluster of three masters on 127.0.0.1:${PORTS[0]}-${PORTS[2]} (logs in cluster/<port>/server.log)."
+echo "Cinnabar cluster of three masters and three replicas on 127.0.0.1:${PORTS[0]}-${PORTS[5]} (logs in cluster/<port>/server.log)."
 echo "Connect with:  redis-cli -c -p ${PORTS[0]}        Check it with:  redis-cli --cluster check 127.0.0.1:${PORTS[0]}"
 echo "Ctrl-C stops the nodes; ./run.sh again restarts them with their data."
 wait

@@ -18,6 +18,7 @@ public sealed partial class CinnabarServer
         }
         var state = new ClusterState(this);
         state.Bus = new ClusterBus(state, Log);
+        state.Replication = new ClusterReplication(this);
         if (!state.Init()) return false;
         if (!ListenOnBindAddresses(state.Bus.Listen, state.BusPort, "cluster")) return false;
         Cluster = state;

@@ -40,6 +40,22 @@ public static class Env
         throw new InvalidOperationException("no free port");
     }
 
+    /// <summary>The first of <paramref name="count"/> consecutive free ports whose bus ports (+10000) are free too.</summary>
+    public static int FreePortBlock(int count)
+    {
+        lock (portLock)
+        {
+            for (int tries = 0; tries < 10000; tries++)
+            {
+                int first = nextPort;
+                nextPort += count;
+                if (nextPort + count > 22000) nextPort = 12000;
+                if (Enumerable.Range(first, count).All(p => IsFree(p) && IsFree(p + 10000))) return first;
+            }
+        }
+        throw new InvalidOperationException("no free port block");
+    }
+
     static bool IsFree(int port)
     {
         try
