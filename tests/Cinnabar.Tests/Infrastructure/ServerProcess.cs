@@ -26,6 +26,9 @@ public static class Env
 
     public static string RedisServer => "redis-server";
 
+    /// <summary>The operator tool, cinnabar (src/Cinnabar.Cli).</summary>
+    public static string CinnabarCli => Path.Combine(RepoRoot, "src/Cinnabar.Cli/bin", Configuration, "net10.0/cinnabar");
+
     public static int FreePort()
     {
         lock (portLock)
