@@ -388,4 +388,29 @@ public sealed class FailoverTests
         string other = expected == a1Id ? a2Id : a1Id;
         Assert.Equal(masters[0].Id, live[0].Nodes()[other].Master);
     }
+
+    /// <summary>
+    /// cluster-replica-no-failover yes: the replica shows nofailover everywhere and does not start an election when
+    /// its master fails, but CLUSTER FAILOVER FORCE still promotes it.
+    /// </summary>
+    [Fact]
+    public void NoFailoverReplicaWaitsForAnOperator()
+    {
+        var (cluster, masters, replicas) = ThreeShards(false);
+        using var _ = cluster;
+        var (master, replica) = (masters[1], replicas[1]);
+        string replicaId = replica.Id, masterId = master.Id;
+        Assert.Equal("+OK\r\n", replica.Call("CONFIG", "SET", "cluster-replica-no-failover", "yes"));
+        Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes()[replicaId].Has("nofailover")), Long, 50), TestCluster.Describe(cluster.Nodes));
+
+        master.Kill9();
+        var live = cluster.Nodes.Where(n => n != master).ToList();
+        Assert.True(Env.WaitUntil(() => live.All(n => n.Nodes()[masterId].Has("fail") && !n.StateOk), Long, 50), TestCluster.Describe(live));
+        // An election would have been won within the election delay (at most 1.5 s at rank 0) after the FAIL.
+        Assert.False(Env.WaitUntil(() => replica.Nodes()[replicaId].Has("master"), TimeSpan.FromSeconds(3), 100), "a nofailover replica started an election");
+        Assert.DoesNotContain("Starting a failover election", replica.Output);
+
+        Assert.Equal("+OK\r\n", replica.Call("CLUSTER", "FAILOVER", "FORCE"));
+        Assert.True(Env.WaitUntil(() => IsMasterEverywhere(cluster, replicaId) && live.All(n => n.StateOk), Long, 50), TestCluster.Describe(live));
+    }
 }
