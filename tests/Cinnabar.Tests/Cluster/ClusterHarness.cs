@@ -241,6 +241,19 @@ public sealed class TestCluster : IDisposable
             "cluster_state:ok not reached everywhere:\n" + Describe(set));
     }
 
+    /// <summary>Runs redis-cli (e.g. --cluster create/check) to completion, bounded: its exit code and all it printed.</summary>
+    public static (int code, string output) RedisCli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(60_000)) p.Kill();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
     public static string Describe(IEnumerable<ClusterNodeProcess> nodes) => string.Join("\n", nodes.Select(n =>
     {
         try { return n.Name + " " + n.Info("cluster_state") + "\n" + n.CallText("CLUSTER", "NODES"); }

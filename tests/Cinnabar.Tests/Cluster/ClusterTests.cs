@@ -13,18 +13,6 @@ public sealed class ClusterTests
 {
     static readonly TimeSpan Long = TimeSpan.FromSeconds(20);
 
-    static (int code, string output) RedisCli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(30_000)) p.Kill();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
-
     [Fact]
     public void RedisCliCreatesSixMasterClusterAndCheckPasses()
     {
@@ -33,12 +21,12 @@ public sealed class ClusterTests
         var args = new List<string> { "--cluster", "create" };
         args.AddRange(cluster.Nodes.Select(n => "127.0.0.1:" + n.Port));
         args.AddRange(new[] { "--cluster-replicas", "0", "--cluster-yes" });
-        var (code, output) = RedisCli(args.ToArray());
+        var (code, output) = TestCluster.RedisCli(args.ToArray());
         Assert.True(code == 0, output);
         Assert.Contains("[OK] All 16384 slots covered.", output);
         cluster.WaitAllOk(Long);
 
-        var (checkCode, check) = RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[3].Port);
+        var (checkCode, check) = TestCluster.RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[3].Port);
         Assert.True(checkCode == 0, check);
         Assert.Contains("[OK] All nodes agree about slots configuration.", check);
 
@@ -330,7 +318,7 @@ public sealed class ClusterTests
             var args = new List<string> { "--cluster", "create" };
             args.AddRange(cluster.Nodes.Select(n => "127.0.0.1:" + n.Port));
             args.AddRange(new[] { "--cluster-replicas", "0", "--cluster-yes" });
-            var (code, output) = RedisCli(args.ToArray());
+            var (code, output) = TestCluster.RedisCli(args.ToArray());
             Assert.True(code == 0, output);
             cluster.WaitAllOk(Long);
             Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes().Values.All(l => l.Addr.Contains(",host"))), Long, 50));

@@ -22,18 +22,6 @@ public sealed class FailoverTests
 
     public FailoverTests(ITestOutputHelper output) => this.output = output;
 
-    static (int code, string output) RedisCli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000)) p.Kill();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
-
     /// <summary>A hash tag whose slot the node owns (by asking the node's own view of the map).</summary>
     static string TagOwnedBy(ClusterNodeProcess owner, string prefix)
     {
@@ -84,7 +72,7 @@ public sealed class FailoverTests
         var args = new List<string> { "--cluster", "create" };
         args.AddRange(cluster.Nodes.Select(n => "127.0.0.1:" + n.Port));
         args.AddRange(new[] { "--cluster-replicas", "1", "--cluster-yes" });
-        var (code, text) = RedisCli(args.ToArray());
+        var (code, text) = TestCluster.RedisCli(args.ToArray());
         Assert.True(code == 0, text);
         cluster.WaitAllOk(Long);
         Assert.True(Env.WaitUntil(() => cluster.Nodes.Count(n => n.ReplicaLinkUp) == 3, Long, 100), TestCluster.Describe(cluster.Nodes));
@@ -94,8 +82,8 @@ public sealed class FailoverTests
         Assert.Equal(3, masters.Count);
         foreach (var m in masters) Assert.Single(view.Values, l => l.Has("slave") && l.Master == m);
 
-        Assert.True(Env.WaitUntil(() => RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[0].Port).output.Contains("[OK] All 16384 slots covered."), Long, 200));
-        var (checkCode, check) = RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[0].Port);
+        Assert.True(Env.WaitUntil(() => TestCluster.RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[0].Port).output.Contains("[OK] All 16384 slots covered."), Long, 200));
+        var (checkCode, check) = TestCluster.RedisCli("--cluster", "check", "127.0.0.1:" + cluster.Nodes[0].Port);
         Assert.True(checkCode == 0 && !check.Contains("[ERR]") && !check.Contains("[WARNING]"), check);
         Assert.Contains("[OK] All nodes agree about slots configuration.", check);
         Assert.Contains("1 additional replica(s)", check);
