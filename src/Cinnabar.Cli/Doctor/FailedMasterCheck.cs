@@ -62,7 +62,9 @@ public static class FailedMasterCheck
                     f.Remedy($"or give its slots to {target.Address} (the master with the fewest slots); the keys they held are lost", cmds.ToArray());
                 }
             }
-            f.Node(addr).Node(healthy.Select(h => h.Address).ToArray());
+            f.Nodes.Remove(addr);
+            f.Nodes.Insert(0, addr);   // the failed master first, then its replicas
+            f.Node(healthy.Select(h => h.Address).ToArray());
             f.Slots.AddRange(Finding.Ranges(slots));
             if (owner != null) f.Saw(owner.Address, "connection", owner.Problem);
             foreach (var n in s.Up)
