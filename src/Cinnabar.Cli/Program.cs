@@ -4,7 +4,7 @@ namespace Cinnabar.Cli;
 /// cinnabar: the operator's tool for Cinnabar and Redis 7.0 clusters.
 ///   cinnabar cluster create|check|fix|reshard|rebalance|add-node|del-node|info|call|set-timeout ...
 ///   cinnabar doctor HOST:PORT [--fix] [--yes] [--json]
-///   cinnabar watch HOST:PORT [--once]
+///   cinnabar watch HOST:PORT [--once] [--interval ms] [--interval ms]
 /// </summary>
 public static class Program
 {
@@ -19,7 +19,7 @@ public static class Program
         switch (args[0])
         {
             case "cluster": return ClusterTool.Run(rest);
-            case "doctor": return Doctor.Run(rest);
+            case "doctor": return Doctor.Doctor.Run(rest);
             case "watch": return Watch.Run(rest);
             default:
                 Console.Error.WriteLine($"Unknown command '{args[0]}'.\n{Usage}");
@@ -34,7 +34,7 @@ public static class Program
                           manage a cluster, with redis-cli --cluster's semantics and options
           doctor HOST:PORT [--fix] [--yes] [--json]
                           find what is wrong with a cluster, show the evidence and the remedy
-          watch HOST:PORT [--once]
+          watch HOST:PORT [--once] [--interval ms]
                           live view of the cluster, refreshed every second
         """;
 }
