@@ -350,6 +350,8 @@ internal static unsafe class BusNative
     [DllImport("libc", SetLastError = true)] public static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags, int mode);
     [DllImport("libc", SetLastError = true)] public static extern int flock(int fd, int operation);
     [DllImport("libc", SetLastError = true)] public static extern int fsync(int fd);
+    [DllImport("libc", SetLastError = true)] public static extern nint pwrite(int fd, byte* buf, nint count, long offset);
+    [DllImport("libc", SetLastError = true)] public static extern int ftruncate(int fd, long length);
     public const int O_WRONLY = 1, O_CREAT = 0x40, O_RDONLY = 0;
     public const int LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = 11;
 }

@@ -19,7 +19,7 @@ public static class ClusterCommand
         t.Register("cluster|slots", c => Locked(c, Slots));
         t.Register("cluster|shards", c => Locked(c, Shards));
         t.Register("cluster|myid", c => Locked(c, (s, cl) => cl.Reply.Bulk(s.Myself.Name)));
-        t.Register("cluster|meet", c => Locked(c, Meet));
+        t.Register("cluster|meet", c => Locked(c, Meet, wakeBus: true));   // the bus connects to the new node now, not at its next cron
         t.Register("cluster|forget", c => Locked(c, Forget));
         t.Register("cluster|reset", c => Locked(c, Reset));
         t.Register("cluster|saveconfig", c => Locked(c, SaveConfig));
@@ -42,7 +42,12 @@ public static class ClusterCommand
 
     public const string Disabled = "ERR This instance has cluster support disabled";
 
-    static void Locked(Client c, Action<ClusterState, Client> handler)
+    /// <summary>
+    /// Runs a CLUSTER subcommand under the cluster lock, then what it left to do (state, nodes.conf, the view). The
+    /// bus thread is not woken: messages a command queues wake it themselves, and waking it after every command
+    /// made each CLUSTER SETSLOT of a resharding wait for a thread switch and the lock.
+    /// </summary>
+    static void Locked(Client c, Action<ClusterState, Client> handler, bool wakeBus = false)
     {
         var state = c.Server.Cluster;
         if (state == null)
@@ -55,7 +60,7 @@ public static class ClusterCommand
             handler(state, c);
             state.AfterChanges();
         }
-        state.Bus.Wake();
+        if (wakeBus) state.Bus.Wake();
     }
 
     // ---------------------------------------------------------------- INFO

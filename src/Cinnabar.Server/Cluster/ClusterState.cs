@@ -402,13 +402,17 @@ public sealed partial class ClusterState
         int newState = StateOk;
         if (server.Settings.ClusterRequireFullCoverage)
         {
+            ClusterNode checkedOwner = null;
             for (int j = 0; j < Slots; j++)
             {
-                if (SlotOwner[j] == null || SlotOwner[j].Failed)
+                var owner = SlotOwner[j];
+                if (owner == checkedOwner && owner != null) continue;   // runs of one owner are checked once
+                if (owner == null || owner.Failed)
                 {
                     newState = StateFail;
                     break;
                 }
+                checkedOwner = owner;
             }
         }
         int reachable = 0, size = 0;
@@ -479,20 +483,42 @@ public sealed partial class ClusterState
     public void PublishView()
     {
         viewDirty = false;
-        var refs = new Dictionary<ClusterNode, ClusterNodeRef>();
+        var refs = new Dictionary<ClusterNode, ushort>();
+        var nodes = new List<ClusterNodeRef> { null };
         ClusterNodeRef Ref(ClusterNode n)
         {
             if (n == null) return null;
-            if (!refs.TryGetValue(n, out var r)) refs[n] = r = new ClusterNodeRef(n.Name, RedirectTarget(n), n == Myself);
-            return r;
+            return nodes[Index(n)];
         }
-        var v = new ClusterView { StateOk = State == StateOk, Myself = Ref(Myself), MyMaster = Ref(Myself.SlaveOf) };
+        ushort Index(ClusterNode n)
+        {
+            if (n == null) return 0;
+            if (!refs.TryGetValue(n, out ushort i))
+            {
+                refs[n] = i = (ushort)nodes.Count;
+                nodes.Add(new ClusterNodeRef(n.Name, RedirectTarget(n), n == Myself));
+            }
+            return i;
+        }
+        var v = new ClusterView { StateOk = State == StateOk };
+        v.Myself = Ref(Myself);
+        v.MyMaster = Ref(Myself.SlaveOf);
+        ClusterNode last = null;
+        ushort lastIndex = 0;
         for (int j = 0; j < Slots; j++)
         {
-            v.SlotOwners[j] = Ref(SlotOwner[j]);
-            if (MigratingTo[j] != null) v.MigratingTo[j] = Ref(MigratingTo[j]);
-            if (ImportingFrom[j] != null) v.ImportingFrom[j] = Ref(ImportingFrom[j]);
+            // Owners come in long runs of consecutive slots: look the node up once per run.
+            var owner = SlotOwner[j];
+            if (owner != last)
+            {
+                last = owner;
+                lastIndex = Index(owner);
+            }
+            v.SlotOwnerIndex[j] = lastIndex;
+            if (MigratingTo[j] != null) (v.MigratingSlots ??= new())[j] = Ref(MigratingTo[j]);
+            if (ImportingFrom[j] != null) (v.ImportingSlots ??= new())[j] = Ref(ImportingFrom[j]);
         }
+        v.Nodes = nodes.ToArray();
         view = v;
         // Blocked clients whose slot went away are redirected on the loop thread.
         server.Loop?.Post(server.ClusterViewChanged);

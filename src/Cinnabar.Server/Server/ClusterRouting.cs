@@ -50,11 +50,11 @@ public sealed partial class CinnabarServer
             else
             {
                 int slot = KeySlot.Of(c.BlockedKeys[0]);
-                var owner = view.SlotOwners[slot];
+                var owner = view.Owner(slot);
                 bool readableReplica = view.MyMaster != null && owner == view.MyMaster
                     && (c.Flags & ClientFlags.ReadOnlyCluster) != 0 && (c.BlockedCommand == null || (c.BlockedCommand.Flags & CommandFlags.Write) == 0);
                 if (owner == null) error = UnboundError;
-                else if (!owner.IsMyself && view.ImportingFrom[slot] == null && !readableReplica)
+                else if (!owner.IsMyself && view.ImportingFrom(slot) == null && !readableReplica)
                     error = "MOVED " + slot + " " + owner.RedirectTarget;
             }
             if (error != null) UnblockWithError(c, error);
@@ -168,7 +168,7 @@ public sealed partial class CinnabarServer
         if (route.Migrating && route.Missing > 0 && !pubsubShard)
         {
             if (route.MultipleKeys && route.Existing > 0) return TryAgainError;
-            return "ASK " + route.Slot + " " + view.MigratingTo[route.Slot].RedirectTarget;
+            return "ASK " + route.Slot + " " + view.MigratingTo(route.Slot).RedirectTarget;
         }
 
         if (route.Importing && ((c.Flags & ClientFlags.Asking) != 0 || (cmd.Flags & CommandFlags.Asking) != 0))
@@ -228,15 +228,15 @@ public sealed partial class CinnabarServer
         if (route.Slot < 0)
         {
             route.Slot = slot;
-            route.Owner = view.SlotOwners[slot];
+            route.Owner = view.Owner(slot);
             if (route.Owner == null)
             {
                 route.Error = UnboundError;
                 return;
             }
             route.FirstKey = key;
-            if (route.Owner.IsMyself && view.MigratingTo[slot] != null) route.Migrating = true;
-            else if (view.ImportingFrom[slot] != null) route.Importing = true;
+            if (route.Owner.IsMyself && view.MigratingTo(slot) != null) route.Migrating = true;
+            else if (view.ImportingFrom(slot) != null) route.Importing = true;
         }
         else if (!key.SequenceEqual(route.FirstKey))
         {
