@@ -27,7 +27,7 @@ public sealed class MigrationTests
 
     [DllImport("libc", SetLastError = true)] static extern int kill(int pid, int sig);
 
-    static (int code, string output) RedisCli(string stdin, params string[] args)
+    static (int code, string output) RedisCliWithInput(string stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("redis-cli")
         {
@@ -44,7 +44,7 @@ public sealed class MigrationTests
         return (p.ExitCode, stdout.Result + stderr.Result);
     }
 
-    static (int code, string output) RedisCli(params string[] args) => RedisCli(null, args);
+    static (int code, string output) RedisCli(params string[] args) => RedisCliWithInput(null, args);
 
     // ------------------------------------------------------------------------------------------------ MIGRATE
 
@@ -242,10 +242,16 @@ public sealed class MigrationTests
             Assert.True(task.Wait(Long));
         }
 
-        /// <summary>Every acknowledged key read back through the cluster: the ones missing or changed.</summary>
-        public List<string> Lost()
+        /// <summary>
+        /// Every acknowledged key read back through the cluster (a new client, whose slot map is the cluster's now: the
+        /// writer's may still send a slot to a node that left): the ones missing or changed.
+        /// </summary>
+        public List<string> Lost(IEnumerable<int> ports)
         {
-            var db = mux.GetDatabase();
+            var config = new ConfigurationOptions { AbortOnConnectFail = false, ConnectTimeout = 3000, SyncTimeout = 3000 };
+            foreach (var p in ports) config.EndPoints.Add("127.0.0.1", p);
+            using var reader = ConnectionMultiplexer.Connect(config);
+            var db = reader.GetDatabase();
             var lost = new List<string>();
             foreach (var (key, value) in Acked)
             {
@@ -269,13 +275,17 @@ public sealed class MigrationTests
 
     static string Addr(ClusterNodeProcess n) => "127.0.0.1:" + n.Port;
 
+    readonly List<string> history = new();
+    ClusterWriter currentWriter;
+
     void Cli(params string[] args) => CliWithInput(null, args);
 
     void CliWithInput(string stdin, params string[] args)
     {
         var sw = Stopwatch.StartNew();
-        var (code, text) = RedisCli(stdin, args);
+        var (code, text) = RedisCliWithInput(stdin, args);
         output.WriteLine($"redis-cli {string.Join(' ', args.Take(3))}...: exit {code}, {sw.Elapsed.TotalSeconds:F1} s");
+        if (currentWriter != null) history.Add(args[1] + " done at write " + currentWriter.Acked.Count);
         Assert.True(code == 0, string.Join(' ', args) + "\n" + Tail(text));
         Assert.DoesNotContain("[ERR]", text);
     }
@@ -334,6 +344,7 @@ public sealed class MigrationTests
         string[] ids = masters.Select(m => m.Id).ToArray();
 
         using var writer = new ClusterWriter(masters.Select(m => m.Port));
+        currentWriter = writer;
         Assert.True(Env.WaitUntil(() => writer.Acked.Count >= 2000, Long, 20), "writer made no progress: " + writer.LastError);
 
         Cli("--cluster", "reshard", Addr(masters[0]), "--cluster-from", ids[0], "--cluster-to", ids[1], "--cluster-slots", "700", "--cluster-yes");
@@ -346,6 +357,7 @@ public sealed class MigrationTests
 
         Cli("--cluster", "add-node", Addr(spare), Addr(masters[0]));
         Assert.True(Env.WaitUntil(() => masters.All(m => m.Nodes().ContainsKey(spare.Id)) && spare.Nodes().Count == 4, Long, 100));
+        CheckClean(masters[1], all.Take(4));   // add-node checks the cluster first: the new node must know every slot
         string spareId = spare.Id;
         Cli("--cluster", "add-node", Addr(spareReplica), Addr(masters[1]), "--cluster-slave", "--cluster-master-id", spareId);
         Assert.True(Env.WaitUntil(() => spareReplica.ReplicaLinkUp, Long, 100), TestCluster.Describe(all));
@@ -367,14 +379,27 @@ public sealed class MigrationTests
         int spareSlots = SlotCount(spare);
         Cli("--cluster", "reshard", Addr(masters[0]), "--cluster-from", spareId, "--cluster-to", ids[0], "--cluster-slots", spareSlots.ToString(), "--cluster-yes");
         CheckClean(masters[0], all);
+        string spareKeys = spare.Call("DBSIZE");
+        output.WriteLine($"spare after the reshard: {spareKeys.TrimEnd()} keys, a few: {spare.Call("RANDOMKEY").TrimEnd()}; role {spare.ReplicationInfo("role")}");
         Cli("--cluster", "del-node", Addr(masters[0]), spareReplica.Id);
         Cli("--cluster", "del-node", Addr(masters[0]), spareId);
         Assert.True(Env.WaitUntil(() => masters.All(m => m.Nodes().Count == 3), Long, 100), TestCluster.Describe(masters));
         CheckClean(masters[0], masters);
 
         writer.Stop();
-        var lost = writer.Lost();
+        var lost = writer.Lost(masters.Select(m => m.Port));
         output.WriteLine($"acknowledged writes {writer.Acked.Count}, errors {writer.Errors} ({writer.LastError}), lost {lost.Count}");
+        if (lost.Count > 0)
+        {
+            var idx = lost.Select(l => int.Parse(l[4..l.IndexOf('=')])).OrderBy(i => i).ToList();
+            var slots = lost.Select(l => KeySlot.Of(Encoding.ASCII.GetBytes(l[..l.IndexOf('=')]))).Distinct().OrderBy(x => x).ToList();
+            output.WriteLine($"lost key indexes {idx[0]}..{idx[^1]} of {writer.Acked.Count}; {slots.Count} slots: {string.Join(' ', slots.Take(40))}");
+            foreach (int sl in slots.Take(3))
+                output.WriteLine($"slot {sl}: " + string.Join(", ", masters.Select(m => m.Name + " " + m.Call("CLUSTER", "COUNTKEYSINSLOT", sl.ToString()).TrimEnd())));
+            output.WriteLine("slot history: " + string.Join(" | ", history));
+            foreach (var n in all.Where(n => !n.IsRedis))
+                output.WriteLine(n.Name + ":\n" + string.Join("\n", n.Output.Split('\n').TakeLast(40)));
+        }
         Assert.True(lost.Count == 0, "lost: " + string.Join(", ", lost.Take(20)));
         Assert.True(writer.Acked.Count > 5000);
         long total = masters.Sum(m => long.Parse(m.Call("DBSIZE")[1..].TrimEnd()));
