@@ -287,7 +287,7 @@ public sealed class MigrationTests
         output.WriteLine($"redis-cli {string.Join(' ', args.Take(3))}...: exit {code}, {sw.Elapsed.TotalSeconds:F1} s");
         if (currentWriter != null) history.Add(args[1] + " done at write " + currentWriter.Acked.Count);
         Assert.True(code == 0, string.Join(' ', args) + "\n" + Tail(text));
-        Assert.DoesNotContain("[ERR]", text);
+        if (args[1] != "fix") Assert.DoesNotContain("[ERR]", text);   // fix prints the problems it then fixes
     }
 
     static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
@@ -422,7 +422,7 @@ public sealed class MigrationTests
         for (int i = 0; i < 3; i++) cluster.Add(i == 1, NodeTimeout);
         cluster.Form(Long);
         var owner = cluster.Nodes[0];
-        Assert.Equal("+OK\r\n", owner.Call("CLUSTER", "DELSLOTS", "7"));
+        foreach (var n in cluster.Nodes) Assert.Equal("+OK\r\n", n.Call("CLUSTER", "DELSLOTS", "7"));   // unassigned everywhere
         Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => !n.StateOk), Long, 50));
         var (code, text) = RedisCli("--cluster", "check", Addr(owner));
         Assert.NotEqual(0, code);
