@@ -25,6 +25,7 @@ public static class CommandRegistry
         GeoCommands.Register(t);
         SortCommands.Register(t);
         PersistenceCommands.Register(t);
+        MigrateCommand.Register(t);
         ClusterKeyCommands.Register(t);
         Cluster.ClusterCommand.Register(t);
         Replication.ReplicaCommands.Register(t);

@@ -28,7 +28,11 @@ public sealed class KeySpec
     public int LastKey, KeyStep = 1, Limit; // find_keys range
     public int KeyNumIndex = -1, FirstKey, KeyNumStep = 1; // find_keys keynum
     public bool Unknown;
+    public bool Incomplete;             // the "incomplete" flag: the spec may miss keys (MIGRATE's KEYS)
     public string[] Flags = Array.Empty<string>();
+
+    /// <summary>Keys must come from the command's getkeys_proc when it has one (Redis falls back to it then).</summary>
+    public bool NeedsGetKeys => Unknown || Incomplete;
 }
 
 public sealed class Command
@@ -137,6 +141,7 @@ public sealed class CommandTable
     {
         var ks = new KeySpec();
         ks.Flags = spec.Get("flags")?.Children?.Select(f => f.Text).ToArray() ?? Array.Empty<string>();
+        ks.Incomplete = ks.Flags.Contains("incomplete");
         var begin = spec.Get("begin_search");
         var bspec = begin.Get("spec");
         switch (begin.Get("type").Text)
@@ -303,7 +308,7 @@ public sealed class CommandTable
     /// <summary>Key positions with the key spec that found each (its flags answer GETKEYSANDFLAGS).</summary>
     public static List<(int position, KeySpec spec)> KeyPositionsWithSpecs(Command cmd, Func<int, ReadOnlySpan<byte>> arg, int argc)
     {
-        if (cmd.GetKeys != null && cmd.KeySpecs.Any(k => k.Unknown)) return cmd.GetKeys(cmd, arg, argc);
+        if (cmd.GetKeys != null && cmd.KeySpecs.Any(k => k.NeedsGetKeys)) return cmd.GetKeys(cmd, arg, argc);
         var keys = new List<(int, KeySpec)>();
         foreach (var ks in cmd.KeySpecs)
         {

@@ -13,6 +13,7 @@ public static class PersistenceCommands
     {
         t.Register("dump", Dump);
         t.Register("restore", Restore);
+        t.Register("restore-asking", Restore);   // the same command with the asking flag (served on an importing node)
         t.Register("save", Save);
         t.Register("bgsave", BgSave);
     }
@@ -97,6 +98,8 @@ public static class PersistenceCommands
         }
         int i = db.Add(c.ArgBytes(1), value);
         if (ttl != 0) db.SetExpire(i, ttl);
+        // A relative TTL goes to replicas and the AOF as the absolute time with ABSTTL.
+        if (ttl != 0 && !absttl && c.Server.Prop.Enabled) c.Server.Prop.RewriteRestoreAbsTtl(c, ttl);
         ref var e = ref db.Table.At(i);
         e.Access = CinnabarServer.ApplyIdleOrFreq(e.Access, db.LfuMode, lfuFreq, lruIdle);
         c.Server.KeyModified(db, key);

@@ -540,6 +540,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
         long used = UsedMemory();
         if (used > PeakMemory) PeakMemory = used;
         BackgroundSaveCron();
+        MigrateSockets.CloseIdle(Clock.NowMs);
         if (ShutdownInitiated) ShutdownCron();
         else if (ShutdownAsap && !PrepareForShutdownAndExit(false, false))
         {

@@ -48,7 +48,14 @@ public sealed partial class CinnabarServer
     /// <summary>delKeysInSlot: drops the keys of a slot this node lost (each propagated as a DEL).</summary>
     public void ClusterDeleteKeysInSlot(int slot)
     {
+        // The bus thread decided this and posted it; Redis deletes at the moment of the decision, here the loop runs
+        // it later. If the slot is ours again by now, or being imported (a reshard moving it back), its keys are
+        // live data that arrived since: keep them.
+        if (Cluster != null)
+            lock (Cluster.Sync)
+                if (Cluster.SlotOwner[slot] == Cluster.Myself || Cluster.ImportingFrom[slot] != null) return;
         var db = Dbs[0];
+        if (db.Table.CountInSlot(slot) > 0) Log.Notice($"Deleting the {db.Table.CountInSlot(slot)} keys of slot {slot}, which this node lost");
         var doomed = db.Table.EntriesInSlot(slot).Select(i => db.Table.At(i).Key).ToArray();
         foreach (var key in doomed)
         {

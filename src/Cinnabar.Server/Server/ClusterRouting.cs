@@ -189,7 +189,7 @@ public sealed partial class CinnabarServer
         // The common case without allocating: every spec a plain range or keynum.
         foreach (var ks in cmd.KeySpecs)
         {
-            if (ks.Unknown && cmd.GetKeys != null)
+            if (ks.NeedsGetKeys && cmd.GetKeys != null)
             {
                 foreach (var (pos, _) in CommandTable.KeyPositionsWithSpecs(cmd, i => c.Arg(i), c.ArgCount))
                 {
