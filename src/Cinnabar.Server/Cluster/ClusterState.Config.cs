@@ -335,10 +335,14 @@ public sealed partial class ClusterState
         if (n.NumSlots > 0) AppendSlotRanges(sb, n.Slots);
         if (n.IsMyself)
         {
-            for (int j = 0; j < Slots; j++)
+            int m = OpenSlots.Next(MigratingTo, 0), i = OpenSlots.Next(ImportingFrom, 0);
+            while (m >= 0 || i >= 0)
             {
+                int j = m < 0 ? i : i < 0 ? m : Math.Min(m, i);
                 if (MigratingTo[j] != null) sb.Append(" [").Append(j).Append("->-").Append(MigratingTo[j].Name).Append(']');
                 else if (ImportingFrom[j] != null) sb.Append(" [").Append(j).Append("-<-").Append(ImportingFrom[j].Name).Append(']');
+                if (j == m) m = OpenSlots.Next(MigratingTo, j + 1);
+                if (j == i) i = OpenSlots.Next(ImportingFrom, j + 1);
             }
         }
     }

@@ -515,9 +515,11 @@ public sealed partial class ClusterState
                 lastIndex = Index(owner);
             }
             v.SlotOwnerIndex[j] = lastIndex;
-            if (MigratingTo[j] != null) (v.MigratingSlots ??= new())[j] = Ref(MigratingTo[j]);
-            if (ImportingFrom[j] != null) (v.ImportingSlots ??= new())[j] = Ref(ImportingFrom[j]);
         }
+        for (int j = OpenSlots.Next(MigratingTo, 0); j >= 0; j = OpenSlots.Next(MigratingTo, j + 1))
+            (v.MigratingSlots ??= new())[j] = Ref(MigratingTo[j]);
+        for (int j = OpenSlots.Next(ImportingFrom, 0); j >= 0; j = OpenSlots.Next(ImportingFrom, j + 1))
+            (v.ImportingSlots ??= new())[j] = Ref(ImportingFrom[j]);
         v.Nodes = nodes.ToArray();
         view = v;
         // Blocked clients whose slot went away are redirected on the loop thread.

@@ -46,10 +46,10 @@ public sealed class ClusterPubSubTests
         }
         void Step(string what, string reply) => log.Add(what + " -> " + Norm(reply));
 
-        using var sub0 = new RespConnection(n0.Port, TimeSpan.FromSeconds(5));
-        using var sub2 = new RespConnection(n2.Port, TimeSpan.FromSeconds(5));
-        using var pub0 = new RespConnection(n0.Port, TimeSpan.FromSeconds(5));
-        using var pub1 = new RespConnection(n1.Port, TimeSpan.FromSeconds(5));
+        using var sub0 = new RespConnection(n0.Port, TimeSpan.FromSeconds(15));
+        using var sub2 = new RespConnection(n2.Port, TimeSpan.FromSeconds(15));
+        using var pub0 = new RespConnection(n0.Port, TimeSpan.FromSeconds(15));
+        using var pub1 = new RespConnection(n1.Port, TimeSpan.FromSeconds(15));
 
         Step("SSUBSCRIBE ch1 on n0", sub0.Call("SSUBSCRIBE", ch1));
         Step("SSUBSCRIBE ch0 ch1 on n0", sub0.Call("SSUBSCRIBE", ch0, ch1));
@@ -66,7 +66,9 @@ public sealed class ClusterPubSubTests
         Step("PUBSUB SHARDNUMSUB on n1", pub1.Call("PUBSUB", "SHARDNUMSUB", ch0));
         Step("SPUBLISH two args too many", pub0.Call("SPUBLISH", ch0, "a", "b"));
 
-        // PUBLISH goes to every node over the bus; its count is the local receivers only.
+        // PUBLISH goes to every node over the bus (on each node's outbound links: wait until all are up, as a
+        // loaded machine may still be connecting some); its count is the local receivers only.
+        Assert.True(Env.WaitUntil(() => cluster.Nodes.All(n => n.Nodes().Values.All(l => l.Link == "connected")), Long, 50), TestCluster.Describe(cluster.Nodes));
         Step("SUBSCRIBE plain on n2", sub2.Call("SUBSCRIBE", "plain"));
         Step("PUBLISH plain on n0", pub0.Call("PUBLISH", "plain", "everywhere"));
         Step("message on n2", RespConnection.Latin1(sub2.ReadReply()));

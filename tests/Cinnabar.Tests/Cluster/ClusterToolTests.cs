@@ -236,10 +236,12 @@ public sealed class ClusterToolTests
         public void Dispose() { Stop(); mux.Dispose(); }
     }
 
-    [Fact]
-    public void ClusterToolReshardAndRebalanceMoveEveryKeyWhileAClientWrites()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ClusterToolReshardAndRebalanceMoveEveryKeyWhileAClientWrites(bool redis)
     {
-        using var cluster = ThreeMasters(redis: true);
+        using var cluster = ThreeMasters(redis);
         var seed = cluster.Nodes[0];
         // Keys in every slot range first.
         using (var conn = new RespConnection(seed.Port))
@@ -253,7 +255,7 @@ public sealed class ClusterToolTests
                 }
             }
         // A fourth, empty master joins through add-node.
-        var fresh = cluster.Add(true, 2000);
+        var fresh = cluster.Add(redis, 2000);
         var (ac, ao) = Tool("add-node", Addr(fresh), Addr(seed));
         Assert.True(ac == 0, ao);
         Assert.Contains("[OK] New node added correctly.", ao);
