@@ -159,7 +159,9 @@ public sealed class ClusterState
             string loadErr = null;
             if (node == null || !TryLoad(node, out loadErr))
             {
-                Console.Error.WriteLine($"Could not connect to Redis at {friend.Address}: {err ?? loadErr}");
+                // As redis-cli: a node that accepts the connection but will not answer (BUSY, LOADING) is an [ERR].
+                if (node == null) Console.Error.WriteLine($"Could not connect to Redis at {friend.Address}: {err}");
+                else ToolOutput.Err($"[ERR] Unable to load info for node {friend.Address}");
                 state.Leftovers.Add(new Leftover(friend.Id, friend.Address, string.Join(",", friend.Flags), master, "unreachable", seed.Address, slots));
                 if (master) state.UnreachableMasters++;
                 node?.Conn.Dispose();

@@ -134,6 +134,56 @@ public sealed class ClusterToolTests
     }
 
     /// <summary>
+    /// The other ways the doctor's tests break a cluster: settings that differ (neither check looks at them), a node
+    /// busy in a script (both report it unreadable and its slots uncovered), and a node frozen with SIGSTOP, where
+    /// redis-cli's check waits forever on the silent node while cinnabar gives up on it after its timeout and reports
+    /// the same finding the busy case gives.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ClusterToolCheckAgreesOnMisconfiguredBusyAndFrozenNodes(bool redis)
+    {
+        using var cluster = ThreeMasters(redis);
+        var (a, b) = (cluster.Nodes[0], cluster.Nodes[1]);
+
+        Assert.Equal("+OK\r\n", b.Call("CONFIG", "SET", "cluster-node-timeout", "3000"));
+        Assert.Equal("+OK\r\n", b.Call("CONFIG", "SET", "cluster-require-full-coverage", "no"));
+        var o = CheckBothAgree(a, "settings that differ");
+        Assert.Contains("[OK] All 16384 slots covered.", o);
+
+        Assert.Equal("+OK\r\n", b.Call("CONFIG", "SET", "busy-reply-threshold", "100"));
+        using (var busy = new RespConnection(b.Port, TimeSpan.FromSeconds(30)))
+        {
+            busy.Send(RespConnection.Encode(new[] { "EVAL", "local i = 0 while true do i = i + 1 end", "0" }
+                .Select(System.Text.Encoding.ASCII.GetBytes).ToArray()));
+            Assert.True(Env.WaitUntil(() => b.Call("PING").StartsWith("-BUSY"), Long, 50));
+            o = CheckBothAgree(a, "a node busy in a script");
+            Assert.Contains("[ERR] Unable to load info for node " + Addr(b), o);
+            Assert.Contains("[ERR] Not all 16384 slots are covered by nodes.", o);
+            Assert.Equal("+OK\r\n", b.Call("SCRIPT", "KILL"));
+        }
+        WaitRedisCliCheckPasses(a, "after SCRIPT KILL");
+
+        b.Freeze();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var (cc, co) = Tool("check", Addr(a));
+            Assert.Equal(1, cc);
+            Assert.Contains("[ERR] Not all 16384 slots are covered by nodes.", co);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"cinnabar check took {clock.Elapsed}");
+            var (rc, _) = Exec("redis-cli", new[] { "--cluster", "check", Addr(a) }, timeoutMs: 8000);
+            Assert.NotEqual(0, rc);   // killed after 8 s: redis-cli is still waiting for the frozen node
+        }
+        finally
+        {
+            b.Thaw();
+        }
+        WaitRedisCliCheckPasses(a, "after SIGCONT");
+    }
+
+    /// <summary>
     /// A slot importing on two nodes that both took keys (ASKING), besides its owner's: redis-cli's "case 2";
     /// and a move interrupted half way (some keys moved): finished. Every key survives, in the right place.
     /// </summary>
