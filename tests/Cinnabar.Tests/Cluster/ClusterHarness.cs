@@ -241,18 +241,8 @@ public sealed class TestCluster : IDisposable
             "cluster_state:ok not reached everywhere:\n" + Describe(set));
     }
 
-    /// <summary>Runs redis-cli (e.g. --cluster create/check) to completion, bounded: its exit code and all it printed.</summary>
-    public static (int code, string output) RedisCli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000)) p.Kill();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    /// <summary>redis-cli (e.g. --cluster create/check) run to completion, bounded.</summary>
+    public static (int code, string output) RedisCli(params string[] args) => Tools.Run("redis-cli", args, timeoutMs: 60_000);
 
     public static string Describe(IEnumerable<ClusterNodeProcess> nodes) => string.Join("\n", nodes.Select(n =>
     {

@@ -19,18 +19,7 @@ public sealed class ClusterToolTests
     readonly ITestOutputHelper log;
     public ClusterToolTests(ITestOutputHelper log) => this.log = log;
 
-    static (int code, string output) Exec(string exe, IEnumerable<string> args, int timeoutMs = 120_000)
-    {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();   // prompts read EOF: only --cluster-yes proceeds
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeoutMs)) p.Kill();
-        p.WaitForExit();
-        return (p.ExitCode, Regex.Replace(stdout.Result + stderr.Result, "\u001b\\[[0-9;]*m", ""));
-    }
+    static (int code, string output) Exec(string exe, IEnumerable<string> args, int timeoutMs = 120_000) => Tools.Run(exe, args, timeoutMs: timeoutMs);
 
     static (int code, string output) Tool(params string[] args) => Exec(Env.CinnabarCli, new[] { "cluster" }.Concat(args));
     static (int code, string output) RedisCli(params string[] args) => Exec("redis-cli", new[] { "--cluster" }.Concat(args));

@@ -27,22 +27,7 @@ public sealed class MigrationTests
 
     [DllImport("libc", SetLastError = true)] static extern int kill(int pid, int sig);
 
-    static (int code, string output) RedisCliWithInput(string stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("redis-cli")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (stdin != null) p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(180_000)) p.Kill();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    static (int code, string output) RedisCliWithInput(string stdin, params string[] args) => Tools.Run("redis-cli", args, stdin, timeoutMs: 180_000);
 
     static (int code, string output) RedisCli(params string[] args) => RedisCliWithInput(null, args);
 
