@@ -16,25 +16,9 @@ public static class Tool
     /// <summary>Runs a command-line tool to completion (bounded) and returns exit code, stdout and stderr.</summary>
     public static (int code, string stdout, string stderr) Run(string file, IEnumerable<string> args, string stdin = null, int timeoutMs = 120_000)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var errTask = p.StandardError.ReadToEndAsync();
-        if (stdin != null) p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(timeoutMs))
-        {
-            p.Kill();
-            throw new TimeoutException($"{file} did not finish in {timeoutMs} ms");
-        }
-        return (p.ExitCode, outTask.Result, errTask.Result);
+        var (code, stdout, stderr, timedOut) = Tools.Exec(file, args, stdin, timeoutMs);
+        if (timedOut) throw new TimeoutException($"{file} did not finish in {timeoutMs} ms");
+        return (code, stdout, stderr);
     }
 
     public static string Cli(int port, params string[] args)
