@@ -574,7 +574,6 @@ public static class ClusterCommand
         else if (n.IsSlave) c.Error("ERR I can only replicate a master, not a replica.");
         else if (s.Myself.IsMaster && (s.Myself.NumSlots != 0 || c.Server.Dbs[0].Count != 0))
             c.Error("ERR To set a master the node must be empty and without assigned slots.");
-        else if (s.Replication == null) c.Error("ERR Replication is not available in this server");
         else
         {
             s.SetMyMaster(n);
@@ -628,7 +627,6 @@ public static class ClusterCommand
         else if (s.Myself.SlaveOf == null) c.Error("ERR I'm a replica but my master is unknown to me");
         else if (!force && (s.Myself.SlaveOf.Failed || s.Myself.SlaveOf.Link == null))
             c.Error("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
-        else if (s.Replication == null) c.Error("ERR Replication is not available in this server");
         else
         {
             s.StartManualFailover(force, takeover);

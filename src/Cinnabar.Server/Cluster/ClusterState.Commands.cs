@@ -88,7 +88,7 @@ public sealed partial class ClusterState
         if (Myself.IsSlave)
         {
             SetNodeAsMaster(Myself);
-            Replication?.UnsetMaster();
+            Replication.UnsetMaster();
             server.Loop.Post(() => server.ClusterFlushAll());
         }
         CloseAllSlots();

@@ -8,6 +8,7 @@ namespace Cinnabar.Server.Cluster;
 public sealed partial class ClusterState
 {
     int lockFd = -1;
+    string lockedPath;   // the nodes.conf lockFd is open on
 
     public long NodeTimeoutMs => NodeTimeout;
 
@@ -34,6 +35,7 @@ public sealed partial class ClusterState
             return false;
         }
         lockFd = fd;
+        lockedPath = ConfigPath;
         return true;
     }
 
@@ -225,7 +227,8 @@ public sealed partial class ClusterState
         }
         sb.Append("vars currentEpoch ").Append(CurrentEpoch).Append(" lastVoteEpoch ").Append(LastVoteEpoch).Append('\n');
         byte[] content = Encoding.Latin1.GetBytes(sb.ToString());
-        if (!fsync && lockFd >= 0) return SaveInPlace(content);
+        // In place only into the file the lock holds (CONFIG SET dir moves nodes.conf: the next save renames there).
+        if (!fsync && lockFd >= 0 && lockedPath == ConfigPath) return SaveInPlace(content);
         string path = ConfigPath;
         string tmp = path + ".tmp-" + Environment.ProcessId;
         try
@@ -289,14 +292,15 @@ public sealed partial class ClusterState
     void RelockAfterRename(string path)
     {
         int fd = BusNative.open(path, BusNative.O_WRONLY | BusNative.O_CREAT, Convert.ToInt32("644", 8));
-        if (fd < 0) return;
-        if (BusNative.flock(fd, BusNative.LOCK_EX | BusNative.LOCK_NB) == -1)
+        if (fd >= 0 && BusNative.flock(fd, BusNative.LOCK_EX | BusNative.LOCK_NB) == -1)
         {
             Network.Native.close(fd);
-            return;
+            fd = -1;
         }
+        // On failure the old descriptor points at the unlinked inode: drop it, so saves go by rename again.
         if (lockFd >= 0) Network.Native.close(lockFd);
         lockFd = fd;
+        lockedPath = path;
     }
 
     /// <summary>representClusterNodeFlags: the fixed order, "noflags" when none applies.</summary>

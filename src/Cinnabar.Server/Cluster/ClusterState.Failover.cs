@@ -26,6 +26,9 @@ public interface IClusterReplication
     /// <summary>pauseClients(PAUSE_DURING_FAILOVER, until, CLIENT_PAUSE_WRITE) / unpauseClients.</summary>
     void PauseWritesForFailover(long untilUnixMs);
     void UnpauseWritesForFailover();
+
+    /// <summary>True once the loop has paused writers: the offset read after this is the one the replica must reach.</summary>
+    bool WritesPausedForFailover { get; }
 }
 
 /// <summary>
@@ -40,7 +43,7 @@ public sealed partial class ClusterState
     const long ReplicaMigrationDelayMs = 5000;          // CLUSTER_SLAVE_MIGRATION_DELAY
     const long CantFailoverRelogSeconds = 10;
 
-    public IClusterReplication Replication;
+    public readonly IClusterReplication Replication;
 
     long failoverAuthTime;
     int failoverAuthCount;
@@ -58,10 +61,13 @@ public sealed partial class ClusterState
 
     enum CantFailover { None, DataAge, WaitingDelay, Expired, WaitingVotes }
 
-    public long ReplicationOffset() => Replication?.Offset ?? 0;
+    public long ReplicationOffset() => Replication.Offset;
 
-    /// <summary>While a master pauses for a manual failover, every message it builds says so (PAUSED).</summary>
-    bool PausedForManualFailover => mfEnd != 0 && Myself.IsMaster;
+    /// <summary>
+    /// While a master pauses for a manual failover, every message it builds says so (PAUSED) — from the moment the
+    /// loop has actually paused writers, so the offset in that first message is final.
+    /// </summary>
+    bool PausedForManualFailover => mfEnd != 0 && Myself.IsMaster && Replication.WritesPausedForFailover;
 
     // ---------------------------------------------------------------- cron
 
@@ -70,7 +76,7 @@ public sealed partial class ClusterState
     {
         if (mfEnd != 0 && Myself.IsMaster && mfReplica?.Link is { } mfLink) SendPing(mfLink, BusType.Ping);
 
-        if (Myself.IsSlave && Replication != null && !Replication.HasMaster && Myself.SlaveOf is { } master && master.Ip.Length > 0
+        if (Myself.IsSlave && !Replication.HasMaster && Myself.SlaveOf is { } master && master.Ip.Length > 0
             && (master.Flags & NodeFlags.NoAddr) == 0)
             Replication.SetMaster(master.Ip, master.Port);
 
@@ -126,7 +132,7 @@ public sealed partial class ClusterState
         int quorum = Size / 2 + 1;
         bool manual = mfEnd != 0 && mfCanStart;
         if (Myself.IsMaster || master == null || (!master.Failed && !manual)
-            || (server.Settings.ClusterReplicaNoFailover && !manual) || master.NumSlots == 0 || Replication == null)
+            || (server.Settings.ClusterReplicaNoFailover && !manual) || master.NumSlots == 0)
         {
             cantFailoverReason = CantFailover.None;
             return;
@@ -156,6 +162,9 @@ public sealed partial class ClusterState
             }
             Log.Notice($"Start of election delayed for {failoverAuthTime - now} milliseconds (rank #{failoverAuthRank}, offset {ReplicationOffset()}).");
             BroadcastPong(localReplicasOnly: true);
+            // A manual failover asks for votes now (Redis: CLUSTER_TODO_HANDLE_FAILOVER before sleeping), not at the
+            // next cron while the master keeps its writers paused.
+            if (mfEnd != 0) HandleReplicaFailover(now);
             return;
         }
 
@@ -224,7 +233,7 @@ public sealed partial class ClusterState
         var oldMaster = Myself.SlaveOf;
         if (Myself.IsMaster || oldMaster == null) return;
         SetNodeAsMaster(Myself);
-        Replication?.UnsetMaster();
+        Replication.UnsetMaster();
         for (int j = 0; j < Slots; j++)
         {
             if (SlotOwner[j] != oldMaster) continue;
@@ -243,7 +252,7 @@ public sealed partial class ClusterState
     /// <summary>resetManualFailover: a master that paused its writers for the replica lets them go, whatever happened.</summary>
     void ResetManualFailover()
     {
-        if (mfReplica != null) Replication?.UnpauseWritesForFailover();
+        if (mfReplica != null) Replication.UnpauseWritesForFailover();
         mfEnd = 0;
         mfCanStart = false;
         mfReplica = null;
@@ -283,7 +292,7 @@ public sealed partial class ClusterState
         long now = Now();
         mfEnd = now + ManualFailoverTimeoutMs;
         mfReplica = sender;
-        Replication?.PauseWritesForFailover(now + ManualFailoverTimeoutMs * ManualFailoverPauseMultiplier);
+        Replication.PauseWritesForFailover(now + ManualFailoverTimeoutMs * ManualFailoverPauseMultiplier);
         Log.Warning($"Manual failover requested by replica {sender.Name}.");
         SendPing(link, BusType.Ping);
     }
@@ -291,7 +300,7 @@ public sealed partial class ClusterState
     /// <summary>On a replica in a manual failover: the first message of my paused master gives the offset to reach.</summary>
     void NoteMasterPausedOffset(ClusterNode sender, BusMessage hdr)
     {
-        if (!Myself.IsSlave || Myself.SlaveOf != sender || (hdr.MFlags0 & BusMessage.MFlagPaused) == 0 || mfMasterOffset != -1) return;
+        if (mfEnd == 0 || !Myself.IsSlave || Myself.SlaveOf != sender || (hdr.MFlags0 & BusMessage.MFlagPaused) == 0 || mfMasterOffset != -1) return;
         mfMasterOffset = sender.ReplOffset;
         Log.Warning($"Received replication offset for paused master manual failover: {mfMasterOffset}");
         HandleManualFailover();

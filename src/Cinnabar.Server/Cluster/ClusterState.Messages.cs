@@ -288,7 +288,7 @@ public sealed partial class ClusterState
         if (node.Link != null) Bus.FreeLink(node.Link);
         node.Flags &= ~NodeFlags.NoAddr;
         Log.Warning($"Address updated for node {node.Name}, now {node.Ip}:{node.Port}");
-        if (Myself.IsSlave && Myself.SlaveOf == node) Replication?.SetMaster(node.Ip, node.Port);
+        if (Myself.IsSlave && Myself.SlaveOf == node) Replication.SetMaster(node.Ip, node.Port);
         viewDirty = true;
         return true;
     }
@@ -412,6 +412,7 @@ public sealed partial class ClusterState
     BusMessage BuildHeader(BusType type)
     {
         var master = Myself.IsSlave && Myself.SlaveOf != null ? Myself.SlaveOf : Myself;
+        bool paused = PausedForManualFailover;   // read before the offset: a paused master's offset no longer moves
         var m = new BusMessage
         {
             Type = (ushort)type,
@@ -428,7 +429,7 @@ public sealed partial class ClusterState
             Offset = (ulong)ReplicationOffset(),
         };
         master.Slots.CopyTo(m.MySlots, 0);
-        if (PausedForManualFailover) m.MFlags0 |= BusMessage.MFlagPaused;
+        if (paused) m.MFlags0 |= BusMessage.MFlagPaused;
         return m;
     }
 

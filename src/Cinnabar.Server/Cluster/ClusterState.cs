@@ -43,7 +43,11 @@ public sealed partial class ClusterState
     /// <summary>The snapshot the command path routes by; replaced (never mutated) after every change.</summary>
     public ClusterView View => view;
 
-    public ClusterState(CinnabarServer server) => this.server = server;
+    public ClusterState(CinnabarServer server, IClusterReplication replication)
+    {
+        this.server = server;
+        Replication = replication;
+    }
 
     public Log Log => server.Log;
 
@@ -315,7 +319,7 @@ public sealed partial class ClusterState
         Myself.SlaveOf = n;
         NodeAddSlave(n, Myself);
         viewDirty = true;
-        Replication?.SetMaster(n.Ip, n.Port);
+        Replication.SetMaster(n.Ip, n.Port);
         ResetManualFailover();
     }
 

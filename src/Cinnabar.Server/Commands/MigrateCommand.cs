@@ -235,6 +235,8 @@ public static class MigrateCommand
                 cs.LastDb = dbid;
                 c.Reply.Ok();
             }
+            // A connection that failed after the target's error may still hold unread replies: never reuse it.
+            else if (ioError != SocketError.Success) sockets.Close(host, port);
             return;
         }
     }

@@ -237,6 +237,13 @@ public sealed class ReplicationMaster : IPropagationSink
     void Drop(ReplicaLink r) => server.Loop.FreeClient(r.Client);
 
     /// <summary>refreshGoodSlavesCount, and the pipeline's min-replicas flag with it.</summary>
+    /// <summary>A role change restarts the backlog TTL (repl_no_slaves_since): a promoted replica keeps its history.</summary>
+    public void RoleChanged()
+    {
+        noReplicasSinceUnix = NowUnix;
+        RefreshGoodReplicas();
+    }
+
     public void RefreshGoodReplicas()
     {
         bool active = MinReplicasToWrite > 0 && MinReplicasMaxLag > 0;
@@ -273,7 +280,7 @@ public sealed class ReplicationMaster : IPropagationSink
             return false;
         }
         var backlog = repl.Backlog;
-        if (backlog == null || offset < backlog.FirstByteOffset || offset > backlog.FirstByteOffset + backlog.HistLen)
+        if (backlog == null || !backlog.Covers(offset))
         {
             Log.Notice($"Unable to partial resync with replica {r.Name} for lack of backlog (Replica request was: {offset}).");
             if (offset > repl.MasterReplOffset)
@@ -645,7 +652,7 @@ public sealed class ReplicationMaster : IPropagationSink
         lastCronMs = nowMs;
         long now = NowUnix;
 
-        if (!repl.IsReplica && Replicas.Count > 0 && cronLoops % PingReplicaPeriod == 0 && !server.IsPaused())
+        if (!repl.IsReplica && Replicas.Count > 0 && cronLoops % PingReplicaPeriod == 0 && !server.IsPausedFor(PausePurpose.Failover))
             Feed(-1, PingCommand);
 
         foreach (var r in Replicas.ToArray())

@@ -146,6 +146,7 @@ public sealed partial class ReplicationState
             CacheMasterUsingMyself();
         }
         State = ReplState.Connect;
+        Master.RoleChanged();
         server.Log.Notice($"Connecting to MASTER {MasterHost}:{MasterPort}");
         ConnectWithMaster();
     }
@@ -166,6 +167,7 @@ public sealed partial class ReplicationState
         DisconnectSubReplicas();
         State = ReplState.None;
         ForceSelectOnNextWrite();
+        Master.RoleChanged();
         DownSinceUnix = 0;
         server.RestartAofAfterSync();
     }

@@ -171,7 +171,7 @@ public sealed class ScriptingState
             return Replication.ReplicationState.MasterDownError;
         if ((flags & ScriptFlags.NoWrites) == 0 && ro)
             return "ERR Can not execute a script with write flag using *_ro command.";
-        if ((flags & ScriptFlags.NoWrites) == 0 && Server.Repl.DenyWritesNoReplicas && !Server.Repl.IsReplica)
+        if ((flags & ScriptFlags.NoWrites) == 0 && Server.Repl.DenyWritesNoReplicas)
             return "NOREPLICAS Not enough good replicas to write.";   // min-replicas-to-write
         return null;
     }
@@ -226,7 +226,7 @@ public sealed class ScriptingState
         bool write = (cmd.Flags & CommandFlags.Write) != 0;
         if (write && run.ReadOnly) return "Write commands are not allowed from read-only scripts.";
         if (write && !run.WriteDirty && server.Repl.DeniesWritesFrom(run.Caller)) return "-" + Replication.ReplicationState.ReadOnlyError;
-        if (write && !run.WriteDirty && server.Repl.DenyWritesNoReplicas && !server.Repl.IsReplica)
+        if (write && !run.WriteDirty && server.Repl.DenyWritesNoReplicas)
             return "-NOREPLICAS Not enough good replicas to write.";   // scriptVerifyWriteCommandAllow
         if (!run.AllowOom && server.Settings.MaxMemory > 0 && !run.WriteDirty && run.Oom && (cmd.Flags & CommandFlags.DenyOom) != 0)
             return "-OOM command not allowed when used memory > 'maxmemory'.";

@@ -173,7 +173,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             Reject(c, diskError, replyMark);
             return;
         }
-        if (Repl.DenyWritesNoReplicas && !Repl.IsReplica
+        if (Repl.DenyWritesNoReplicas
             && ((cmd.Flags & CommandFlags.Write) != 0 || (cmd.FullName == "exec" && QueuedWrites(c))))
         {
             cmd.RejectedCalls++;
@@ -195,7 +195,7 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
             return;
         }
         // replica-serve-stale-data no and the link down: only commands flagged stale (INFO, REPLICAOF, ...).
-        if (Repl.MasterHost != null && Repl.RunningStale
+        if (Repl.RunningStale
             && ((cmd.Flags & CommandFlags.Stale) == 0 || (cmd.FullName == "exec" && QueuedCommandsLack(c, CommandFlags.Stale))))
         {
             cmd.RejectedCalls++;
@@ -411,6 +411,9 @@ public sealed partial class CinnabarServer : IKeyspaceEvents
     }
 
     public bool IsPaused() => pausedUntilMs != 0 && Clock.NowMs < pausedUntilMs;
+
+    /// <summary>A pause for this purpose is in force (a manual failover suppresses the stream's PINGs; CLIENT PAUSE does not).</summary>
+    public bool IsPausedFor(PausePurpose purpose) => pauseEnds[(int)purpose] != 0 && Clock.NowMs < pauseEnds[(int)purpose];
 
     /// <summary>
     /// pauseClients with a purpose, as Redis 7.0 keeps them: CLIENT PAUSE and a manual failover pause independently;

@@ -16,9 +16,8 @@ public sealed partial class CinnabarServer
             Log.Warning("Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.");
             return false;
         }
-        var state = new ClusterState(this);
+        var state = new ClusterState(this, new ClusterReplication(this));
         state.Bus = new ClusterBus(state, Log);
-        state.Replication = new ClusterReplication(this);
         if (!state.Init()) return false;
         if (!ListenOnBindAddresses(state.Bus.Listen, state.BusPort, "cluster")) return false;
         Cluster = state;

@@ -53,8 +53,21 @@ sealed class ClusterReplication : IClusterReplication
         server.Loop.Post(() => server.Repl.UnsetMaster());
     }
 
-    public void PauseWritesForFailover(long untilUnixMs) =>
-        server.Loop.Post(() => server.Pause(untilUnixMs, writesOnly: true, PausePurpose.Failover));
+    // Set on the loop once writers are paused: only then is master_repl_offset final for the replica to reach.
+    volatile bool writesPaused;
 
-    public void UnpauseWritesForFailover() => server.Loop.Post(() => server.Unpause(PausePurpose.Failover));
+    public bool WritesPausedForFailover => writesPaused;
+
+    public void PauseWritesForFailover(long untilUnixMs) => server.Loop.Post(() =>
+    {
+        server.Pause(untilUnixMs, writesOnly: true, PausePurpose.Failover);
+        writesPaused = true;
+        server.Cluster?.Bus.Wake();
+    });
+
+    public void UnpauseWritesForFailover()
+    {
+        writesPaused = false;
+        server.Loop.Post(() => server.Unpause(PausePurpose.Failover));
+    }
 }
